@@ -1,0 +1,73 @@
+"""MLflow tracking for every stage: one run per stage execution, tagged with the DVC stage.
+
+Store: `$MLFLOW_TRACKING_URI` when set, else `sqlite:///<root>/mlflow.db` where root is
+`$DVC_ROOT` (set by DVC for stage commands) or the current folder. The store is never a DVC output
+and never in git.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+
+# Offline hygiene even when called outside the Makefile.
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+
+
+def tracking_uri() -> str:
+    if os.environ.get("MLFLOW_TRACKING_URI"):
+        return os.environ["MLFLOW_TRACKING_URI"]
+    root = Path(os.environ.get("DVC_ROOT") or Path.cwd()).resolve()
+    return f"sqlite:///{root / 'mlflow.db'}"
+
+
+def flatten(params: dict, prefix: str = "") -> dict:
+    """{"a": {"b": 1}} -> {"a.b": 1}; lists become strings (MLflow params are strings)."""
+    flat = {}
+    for key, value in params.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat
+
+
+class StageRun:
+    """What a stage logs through: metrics (optionally per step), params, artifacts."""
+
+    def __init__(self, mlflow_module):
+        self._mlflow = mlflow_module
+
+    def log_params(self, params: dict) -> None:
+        # MLflow caps a param value at 6000 characters.
+        self._mlflow.log_params({k: str(v)[:6000] for k, v in flatten(params).items()})
+
+    def log_metrics(self, metrics: dict, step: int | None = None) -> None:
+        numeric = {k: float(v) for k, v in flatten(metrics).items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        if numeric:
+            self._mlflow.log_metrics(numeric, step=step)
+
+    def log_artifact(self, path: str | os.PathLike, artifact_path: str | None = None) -> None:
+        self._mlflow.log_artifact(str(path), artifact_path=artifact_path)
+
+
+@contextlib.contextmanager
+def stage_run(stage: str, params: dict, experiment: str = "fake-rapper-helper"):
+    """Open an MLflow run for `stage`, log its params section, yield a StageRun.
+
+    >>> with stage_run("build_subset", params["subset"]) as run:
+    ...     run.log_metrics({"clips": 300})
+    """
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri())
+    mlflow.set_experiment(experiment)
+    tags = {"dvc_stage": stage}
+    if os.environ.get("DVC_EXP_NAME"):
+        tags["dvc_exp_name"] = os.environ["DVC_EXP_NAME"]
+    with mlflow.start_run(run_name=stage, tags=tags):
+        run = StageRun(mlflow)
+        run.log_params(params)
+        yield run
