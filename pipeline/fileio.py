@@ -42,3 +42,13 @@ def write_csv(path: str | os.PathLike, frame) -> None:
     """Write a pandas DataFrame as CSV atomically."""
     with atomic_path(path) as tmp:
         frame.to_csv(tmp, index=False, lineterminator="\n")
+
+
+def project_path(path: str | os.PathLike, root: str | os.PathLike | None = None) -> str:
+    """`path` relative to the project root (default: the current folder) when inside it, so
+    manifests are portable across clones; absolute otherwise (e.g. a `local` dataset)."""
+    path = Path(path).resolve()
+    try:
+        return path.relative_to(Path(root or Path.cwd()).resolve()).as_posix()
+    except ValueError:
+        return str(path)

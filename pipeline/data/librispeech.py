@@ -74,3 +74,68 @@ def prepare_librispeech(root: str | Path, subsets: list[str]) -> pd.DataFrame:
         if not any(r["subset"] == subset for r in rows):
             raise UserError(f"LibriSpeech subset {subset!r} under {base} has no transcripts")
     return pd.DataFrame(rows, columns=["utt_id", "path", "transcript", "speaker", "chapter", "subset", "seconds"])
+
+
+# Official archives: https://www.openslr.org/resources/12/md5sum.txt (sizes in bytes).
+LIBRISPEECH_MD5 = {
+    "dev-clean": "42e2234ba48799c1f50f24a7926300a1",
+    "dev-other": "c8d0bcc9cca99d4f8b62fcc847357931",
+    "test-clean": "32fa31d27d2e1cad72775fee3f4849a9",
+    "test-other": "fb5a50374b501bb3bac4815ee91d3135",
+    "train-clean-100": "2a93770f6d5c6c964bc36631d331a522",
+    "train-clean-360": "c0e676e450a7ff2f54aeade5171606fa",
+    "train-other-500": "d1a0fd59409feb2c614ce4d30c387708",
+}
+LIBRISPEECH_BYTES = {
+    "dev-clean": 337_926_286,
+    "dev-other": 314_305_928,
+    "test-clean": 346_663_984,
+    "test-other": 328_757_843,
+    "train-clean-100": 6_387_309_499,
+    "train-clean-360": 23_049_477_885,
+    "train-other-500": 30_593_501_606,
+}
+COMPLETE_MARKER = ".complete"
+
+
+def check_subsets(subsets: list[str]) -> list[str]:
+    """The requested subsets, deduplicated in order; UserError on an unknown name."""
+    if not subsets:
+        raise UserError(f"no LibriSpeech subset given: choose among {', '.join(SUBSETS)}")
+    unknown = [s for s in subsets if s not in SUBSETS]
+    if unknown:
+        raise UserError(f"unknown LibriSpeech subset {', '.join(map(repr, unknown))}: "
+                        f"valid ones are {', '.join(SUBSETS)}")
+    return list(dict.fromkeys(subsets))
+
+
+def download_librispeech(root: str | Path, subsets: list[str], base_url: str,
+                         md5: str | dict[str, str] | None = None, keep_archives: bool = True) -> Path:
+    """Fetch `<base_url>/<subset>.tar.gz` for each subset into `<root>/archives/`, verify its md5
+    (the official one, or `md5`: one hex string for a single subset, or {subset: md5}), extract it
+    safely into `<root>` (-> `<root>/LibriSpeech/<subset>/...`) and mark the subset complete.
+    Complete subsets are skipped without any request. Returns `root`."""
+    from pipeline.data.download import check_md5, fetch, forget, safe_extract_tar
+
+    root = Path(root)
+    subsets = check_subsets(subsets)
+    if isinstance(md5, str) and len(subsets) > 1:
+        raise UserError("one --md5 given for several LibriSpeech subsets: give one subset at a time")
+    for subset in subsets:
+        folder = root / "LibriSpeech" / subset
+        marker = folder / COMPLETE_MARKER
+        if marker.is_file():
+            continue
+        expected = md5 if isinstance(md5, str) else (md5 or {}).get(subset, LIBRISPEECH_MD5[subset])
+        expected = check_md5(expected)
+        size = LIBRISPEECH_BYTES[subset] if expected == LIBRISPEECH_MD5[subset] else None
+        print(f"LibriSpeech {subset}: downloading" + (f" {size / 1e9:.2f} GB" if size else ""), flush=True)
+        archive = fetch(f"{base_url.rstrip('/')}/{subset}.tar.gz", root / "archives" / f"{subset}.tar.gz", md5=expected)
+        print(f"LibriSpeech {subset}: extracting", flush=True)
+        safe_extract_tar(archive, root)
+        if not folder.is_dir():
+            raise UserError(f"{archive.name} holds no LibriSpeech/{subset}/ folder: wrong archive?")
+        marker.write_text(f"{expected}  {subset}.tar.gz\n")  # written last: the subset is whole
+        if not keep_archives:
+            forget(archive)
+    return root

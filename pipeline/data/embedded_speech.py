@@ -1,0 +1,417 @@
+"""The embedded speech corpus: synthetic read English in the exact LibriSpeech layout, made
+offline with espeak-ng (the `espeakng-loader` wheel ships the library and its data).
+
+Speakers are (voice, pitch, rate) combinations; sentences come from a seeded grammar over an
+embedded list of real English words. Every sentence is used once, so dev and test sentences
+never occur in train; one extra speaker (`unseen_voice`) speaks only test sentences.
+
+Determinism: espeak-ng's output depends on its random seed (fixed per utterance here) and on
+internal state that carries over from earlier utterances in the same process. So each chapter
+is synthesised in a fresh forked child (a pool with one task per child) that starts from the
+untouched library state: the same params give the same bytes whatever the worker count.
+"""
+from __future__ import annotations
+
+import ctypes
+import multiprocessing
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.audio import resample, save_audio
+from pipeline.errors import UserError
+from pipeline.fileio import atomic_path
+
+# --- vocabulary --------------------------------------------------------------------------------
+# Function words are always in the vocabulary; content words fill it up to `vocabulary_size`,
+# taken from the front of each list in proportion to its length.
+DETERMINERS = "the a this that every one some my his her our their your each another no".split()
+PRONOUNS = "he she they we i you it someone nobody everyone".split()
+PREPOSITIONS = """in on under over near behind beside across through along into onto from with
+without after before around against beyond below above between toward past inside""".split()
+CONJUNCTIONS = "and but while because so although when until since as".split()
+
+ADJECTIVES = """old young big small red blue green yellow black white brown gray tall short
+long wide narrow heavy light dark bright quiet loud soft hard warm cold hot cool wet dry clean
+dirty new fresh empty full rich poor happy sad angry calm brave shy proud lazy busy kind cruel
+gentle wild strange simple plain fancy pretty ugly sharp dull smooth rough thick thin deep
+shallow sweet bitter sour salty round square flat steep quick slow early late strong weak
+gold silver wooden broken tired hungry thirsty lonely famous honest clever foolish careful
+curious eager nervous polite rude silly serious golden purple orange pink frozen hidden
+ancient modern distant nearby rapid sudden gentle noisy silent sleepy lucky friendly secret
+private public royal rural local foreign tiny huge giant fierce tender humble lively dusty
+rusty shiny muddy sandy rocky snowy windy rainy sunny cloudy stormy misty velvet crimson
+little grand""".split()
+
+NOUNS = """man woman child boy girl farmer doctor teacher sailor soldier king queen prince
+princess baker painter driver writer singer student captain merchant hunter fisher
+neighbor stranger friend brother sister mother father uncle aunt cousin nurse judge
+miller tailor shepherd pilot guard thief dog cat horse cow sheep goat pig bird duck goose
+owl fox wolf bear deer rabbit mouse lion tiger monkey snake frog fish whale eagle crow
+house door window wall roof floor table chair bed lamp clock mirror box basket bag bottle
+cup plate bowl spoon knife fork kettle pot pan bucket barrel rope chain key lock ladder
+hammer nail brush broom book letter paper pencil map picture song story poem garden field
+forest river lake sea ocean island mountain hill valley road path bridge tower castle
+village town city market shop church school station harbor farm barn mill well fence gate
+tree flower leaf branch root seed apple pear plum grape lemon orange bread cheese butter
+milk honey soup cake pie coffee tea water wine salt sugar rice corn wheat stone rock sand
+mud snow rain wind storm cloud sun moon star sky fire smoke ash coal iron gold silver glass
+wood cloth wool silk leather coat hat shoe boot glove shirt dress ring crown sword shield
+bow arrow drum bell whistle flag boat ship train wagon cart wheel engine machine radio
+camera phone ticket coin purse wallet blanket pillow candle lantern stove oven carpet
+curtain ball toy doll kite puzzle game gift box feather shell pearl jewel diamond
+mountain desert meadow cave cliff shore beach wave tide pond stream spring summer winter
+autumn morning evening night noon hour minute week month year dinner breakfast supper
+lunch party meeting journey voyage letter message secret promise question answer idea
+dream plan reason problem lesson""".split()
+
+TRANSITIVE_VERBS = """found took saw made held kept left brought bought sold built broke
+carried caught cleaned closed opened cooked covered crossed dropped filled fixed followed
+gathered grabbed guarded helped hid hit hugged joined kicked kissed knew liked loved lifted
+lost marked met missed moved needed owned painted passed picked pulled pushed raised reached
+read ripped saved searched shared showed signed smelled stole struck studied tasted taught
+threw touched traded trusted turned used visited wanted warned washed watched wore wrapped
+wrote chased counted dragged fed feared greeted heard hunted ignored judged noticed offered
+ordered packed planted poured praised protected rescued returned shook spotted squeezed
+stirred swept tied tossed towed bent borrowed burned buried checked collected copied crushed
+delivered described dried emptied enjoyed examined explored""".split()
+
+INTRANSITIVE_VERBS = """ran walked slept laughed cried smiled waited sang danced jumped fell
+rose stopped started stayed arrived returned swam flew shouted whispered listened worked
+played rested sat stood paused wandered hurried trembled shivered coughed sneezed yawned
+prayed argued agreed departed vanished""".split()
+
+ADVERBS = """quickly slowly quietly loudly softly gently carefully happily sadly angrily calmly
+suddenly finally often always never rarely again today yesterday tonight later early soon
+together alone away outside inside upstairs downstairs everywhere somewhere badly well
+bravely boldly kindly politely proudly""".split()
+
+FUNCTION_WORDS = (DETERMINERS, PRONOUNS, PREPOSITIONS, CONJUNCTIONS)
+CONTENT_CLASSES = ("adjective", "noun", "transitive", "intransitive", "adverb")
+_CONTENT = {"adjective": ADJECTIVES, "noun": NOUNS, "transitive": TRANSITIVE_VERBS,
+            "intransitive": INTRANSITIVE_VERBS, "adverb": ADVERBS}
+
+REQUIRED_KEYS = ("utterances", "dev_fraction", "test_fraction", "unseen_share_of_test", "voices",
+                 "unseen_voice", "pitches", "rates", "vocabulary_size", "min_words", "max_words",
+                 "end_silence_seconds")
+MIN_VOCABULARY = 500
+MIN_SPEAKERS = 8
+
+
+def _unique(words: list[str]) -> list[str]:
+    return list(dict.fromkeys(words))
+
+
+def vocabulary(size: int) -> dict[str, list[str]]:
+    """Word classes of a vocabulary of at least `size` distinct words (function words plus the
+    first words of each content class, in proportion)."""
+    content = {name: _unique(words) for name, words in _CONTENT.items()}
+    function_words = {w for words in FUNCTION_WORDS for w in words}
+    content = {name: [w for w in words if w not in function_words] for name, words in content.items()}
+    available = len(function_words | {w for words in content.values() for w in words})
+    if not MIN_VOCABULARY <= size <= available:
+        raise UserError(f"data.embedded_speech.vocabulary_size must be between {MIN_VOCABULARY} and "
+                        f"{available} (the embedded word list), got {size}")
+    total = sum(len(words) for words in content.values())
+    fraction = (size - len(function_words)) / total
+    while True:  # grow the fraction until overlaps between classes no longer shrink us below size
+        picked = {name: words[:max(1, int(np.ceil(fraction * len(words))))] for name, words in content.items()}
+        distinct = function_words | {w for words in picked.values() for w in words}
+        if len(distinct) >= size or fraction >= 1:
+            break
+        fraction = min(1.0, fraction + 0.01)
+    picked.update(determiner=DETERMINERS, pronoun=PRONOUNS, preposition=PREPOSITIONS, conjunction=CONJUNCTIONS)
+    return picked
+
+
+# --- grammar -----------------------------------------------------------------------------------
+def _noun_phrase(rng: np.random.Generator, words: dict) -> list[str]:
+    pick = lambda name: words[name][rng.integers(len(words[name]))]  # noqa: E731
+    kind = rng.random()
+    if kind < 0.45:
+        return [pick("determiner"), pick("noun")]
+    if kind < 0.85:
+        return [pick("determiner"), pick("adjective"), pick("noun")]
+    # A possessive gives the apostrophes LibriSpeech transcripts have.
+    return [pick("determiner"), pick("noun") + "'s", pick("noun")]
+
+
+def _clause(rng: np.random.Generator, words: dict) -> list[str]:
+    pick = lambda name: words[name][rng.integers(len(words[name]))]  # noqa: E731
+    subject = [pick("pronoun")] if rng.random() < 0.3 else _noun_phrase(rng, words)
+    if rng.random() < 0.7:
+        verb = [pick("transitive")] + _noun_phrase(rng, words)
+    else:
+        verb = [pick("intransitive")]
+    place = [pick("preposition")] + _noun_phrase(rng, words) if rng.random() < 0.5 else []
+    manner = [pick("adverb")] if rng.random() < 0.35 else []
+    return subject + verb + place + manner
+
+
+def sentence(rng: np.random.Generator, words: dict, n_words: int, max_tries: int = 2000) -> str:
+    """A random sentence of exactly `n_words` words (one or two clauses)."""
+    for _ in range(max_tries):
+        tokens = _clause(rng, words)
+        if rng.random() < 0.4:
+            tokens += [words["conjunction"][rng.integers(len(words["conjunction"]))]] + _clause(rng, words)
+        if len(tokens) == n_words:
+            return " ".join(tokens)
+    raise UserError(f"the sentence grammar cannot make {n_words}-word sentences: check min_words / max_words")
+
+
+def unique_sentences(count: int, words: dict, min_words: int, max_words: int, rng: np.random.Generator) -> list[str]:
+    """`count` distinct sentences, lengths uniform in [min_words, max_words], in generation order."""
+    seen: dict[str, None] = {}
+    while len(seen) < count:
+        seen.setdefault(sentence(rng, words, int(rng.integers(min_words, max_words + 1))), None)
+    return list(seen)
+
+
+# --- speakers and splits -----------------------------------------------------------------------
+def speakers(cfg: dict) -> tuple[list[dict], dict]:
+    """Seen speakers (every voice x pitch x rate) and the unseen one (the unseen voice at the
+    middle pitch and rate). IDs are numbers from 100 in that order."""
+    seen = [{"voice": v, "pitch": int(p), "rate": int(r)}
+            for v in cfg["voices"] for p in cfg["pitches"] for r in cfg["rates"]]
+    pitches, rates = cfg["pitches"], cfg["rates"]
+    unseen = {"voice": cfg["unseen_voice"], "pitch": int(pitches[len(pitches) // 2]), "rate": int(rates[len(rates) // 2])}
+    for i, speaker in enumerate(seen + [unseen]):
+        speaker["id"] = str(100 + i)
+        speaker["sex"] = "F" if "+f" in speaker["voice"] else "M"
+        speaker["name"] = f"espeak-ng {speaker['voice']} pitch {speaker['pitch']} rate {speaker['rate']}"
+    return seen, unseen
+
+
+def check_config(cfg: dict) -> None:
+    missing = [k for k in REQUIRED_KEYS if k not in cfg]
+    if missing:
+        raise UserError(f"params data.embedded_speech lacks {', '.join(missing)}")
+    dev, test, share = cfg["dev_fraction"], cfg["test_fraction"], cfg["unseen_share_of_test"]
+    if not (0 < dev and 0 < test and dev + test < 1 and 0 < share < 1):
+        raise UserError("data.embedded_speech: need dev_fraction, test_fraction > 0 with a sum below 1, "
+                        "and 0 < unseen_share_of_test < 1")
+    if not cfg["voices"] or not cfg["pitches"] or not cfg["rates"]:
+        raise UserError("data.embedded_speech: voices, pitches and rates must be non-empty lists")
+    if len(set(cfg["voices"])) * len(set(cfg["pitches"])) * len(set(cfg["rates"])) < MIN_SPEAKERS:
+        raise UserError(f"data.embedded_speech: voices x pitches x rates must give at least {MIN_SPEAKERS} speakers")
+    if cfg["unseen_voice"] in cfg["voices"]:
+        raise UserError("data.embedded_speech.unseen_voice must not be one of the training voices")
+    if not all(0 <= int(p) <= 100 for p in cfg["pitches"]) or not all(80 <= int(r) <= 450 for r in cfg["rates"]):
+        raise UserError("data.embedded_speech: pitches must be in 0..100 and rates (words/min) in 80..450")
+    if not 0 <= cfg["end_silence_seconds"] <= 2:
+        raise UserError("data.embedded_speech.end_silence_seconds must be in 0..2")
+    if not 2 <= cfg["min_words"] <= cfg["max_words"] <= 20:
+        raise UserError("data.embedded_speech: need 2 <= min_words <= max_words <= 20")
+
+
+def plan_utterances(cfg: dict, splits: dict[str, list[str]], seed: int) -> list[dict]:
+    """Every utterance: subset, speaker, chapter, utt_id, text. Deterministic in (cfg, seed)."""
+    check_config(cfg)
+    rng = np.random.default_rng(seed)
+    total = int(cfg["utterances"])
+    n_dev, n_test = int(round(total * cfg["dev_fraction"])), int(round(total * cfg["test_fraction"]))
+    n_unseen = int(round(n_test * cfg["unseen_share_of_test"]))
+    n_train = total - n_dev - n_test
+    if min(n_train, n_dev, n_unseen, n_test - n_unseen) < 1:
+        raise UserError(f"data.embedded_speech.utterances={total} is too few for the dev/test fractions")
+    words = vocabulary(int(cfg["vocabulary_size"]))
+    texts = unique_sentences(total, words, int(cfg["min_words"]), int(cfg["max_words"]), rng)
+    seen, unseen = speakers(cfg)
+    subset = {split: names[0] for split, names in splits.items()}
+    # (subset, speakers, count): seen speakers take turns in a seeded order, so splits are balanced.
+    parts = [(subset["train"], seen, n_train), (subset["dev"], seen, n_dev),
+             (subset["test"], seen, n_test - n_unseen), (subset["test"], [unseen], n_unseen)]
+    plan, next_text = [], iter(texts)
+    for name, who, count in parts:
+        order = [who[i] for i in rng.permutation(len(who))]
+        for k in range(count):
+            plan.append({"subset": name, "speaker": order[k % len(order)], "text": next(next_text)})
+    chapters: dict[tuple, list[dict]] = {}
+    for utt in plan:
+        chapters.setdefault((utt["subset"], utt["speaker"]["id"]), []).append(utt)
+    for number, ((_, speaker_id), utts) in enumerate(sorted(chapters.items())):
+        for index, utt in enumerate(utts):
+            utt["chapter"] = str(1000 + number)
+            utt["utt_id"] = f"{speaker_id}-{utt['chapter']}-{index:04d}"
+    return plan
+
+
+# --- espeak-ng through ctypes (only ever inside a fresh child process) -------------------------
+_AUDIO_OUTPUT_SYNCHRONOUS, _INITIALIZE_DONT_EXIT = 2, 0x8000
+_RATE, _PITCH = 1, 3
+_POS_CHARACTER, _CHARS_UTF8 = 1, 1
+_SYNTH_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p)
+
+
+def _short_data_path() -> str:
+    """espeak-ng keeps its data path in a 160-byte buffer and appends file names to it: point it
+    at a short symlink when the wheel's folder is deep."""
+    import espeakng_loader
+
+    real = espeakng_loader.get_data_path()
+    if len(real) <= 96:
+        return real
+    link = Path(tempfile.gettempdir()) / f"espeak-ng-data-{os.getuid()}"
+    if not (link.is_symlink() and os.readlink(link) == real):
+        tmp = link.with_name(f"{link.name}.{os.getpid()}")
+        tmp.unlink(missing_ok=True)
+        tmp.symlink_to(real)
+        os.replace(tmp, link)
+    return str(link)
+
+
+class _Espeak:
+    """The library, initialised once in this (child) process, synthesising to int16 arrays."""
+
+    def __init__(self):
+        import espeakng_loader
+
+        self.lib = ctypes.CDLL(espeakng_loader.get_library_path())
+        self.libc = ctypes.CDLL(None)
+        self.lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
+        self.lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
+        self.lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
+        self.lib.espeak_ng_SetRandSeed.argtypes = [ctypes.c_long]
+        self.lib.espeak_Synth.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int,
+                                          ctypes.c_uint, ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p]
+        self.sample_rate = self.lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, _short_data_path().encode(),
+                                                      _INITIALIZE_DONT_EXIT)
+        if self.sample_rate <= 0:
+            raise UserError("espeak-ng failed to initialise (is the espeakng-loader wheel complete?)")
+        self._chunks: list[np.ndarray] = []
+        self._callback = _SYNTH_CALLBACK(self._collect)  # keep a reference: C holds the pointer
+        self.lib.espeak_SetSynthCallback(self._callback)
+
+    def _collect(self, wav, n_samples, _events) -> int:
+        if n_samples > 0 and wav:
+            self._chunks.append(np.ctypeslib.as_array(wav, shape=(n_samples,)).copy())
+        return 0  # 0 = keep going
+
+    def set_voice(self, voice: str) -> None:
+        if self.lib.espeak_SetVoiceByName(voice.encode()) != 0:
+            raise UserError(f"data.embedded_speech: espeak-ng has no voice {voice!r}")
+
+    def synthesise(self, text: str, voice: str, pitch: int, rate: int, seed: int) -> np.ndarray:
+        self.set_voice(voice)
+        self.lib.espeak_SetParameter(_RATE, rate, 0)
+        self.lib.espeak_SetParameter(_PITCH, pitch, 0)
+        # Breath noise and jitter draw on espeak's own generator and on libc rand().
+        self.lib.espeak_ng_SetRandSeed(seed)
+        self.libc.srand(seed & 0xFFFFFFFF)
+        self._chunks = []
+        data = text.encode("utf-8")
+        # No espeakENDPAUSE: its ~0.3 s tail is 10% of an utterance; a shorter, explicit one is added.
+        status = self.lib.espeak_Synth(data, len(data) + 1, 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None)
+        if status != 0:
+            raise UserError(f"espeak-ng failed on {text!r} (status {status})")
+        if not self._chunks:
+            raise UserError(f"espeak-ng produced no audio for {text!r}")
+        return np.concatenate(self._chunks)
+
+
+def _check_voices(voices: list[str]) -> None:
+    engine = _Espeak()
+    for voice in voices:
+        engine.set_voice(voice)
+
+
+def _synthesise_chapter(job: tuple) -> list[float]:
+    """Child process: write one chapter's FLACs, return their durations in seconds."""
+    import torch
+
+    torch.set_num_threads(1)  # forked child: keep torch off thread pools inherited from the parent
+    utterances, folder, sample_rate, seed, end_silence = job
+    engine = _Espeak()
+    seconds = []
+    for utt in utterances:
+        speaker = utt["speaker"]
+        utt_seed = (seed * 1_000_003 + int(utt["utt_id"].replace("-", ""))) % (2 ** 31)
+        samples = engine.synthesise(utt["text"] + ".", speaker["voice"], speaker["pitch"], speaker["rate"], utt_seed)
+        samples = np.concatenate([samples, np.zeros(int(end_silence * engine.sample_rate), np.int16)])
+        audio = resample(samples.astype(np.float32) / 32768.0, engine.sample_rate, sample_rate)
+        save_audio(Path(folder) / f"{utt['utt_id']}.flac", audio, sample_rate)
+        seconds.append(len(audio) / sample_rate)
+    return seconds
+
+
+def _run_fresh(function, jobs: list, workers: int) -> list:
+    """Map `function` over `jobs`, each in a freshly forked child (see the module docstring)."""
+    context = multiprocessing.get_context("fork")
+    with context.Pool(max(1, min(workers, len(jobs))), maxtasksperchild=1) as pool:
+        return pool.map(function, jobs, chunksize=1)
+
+
+# --- the corpus --------------------------------------------------------------------------------
+README = """Embedded LibriSpeech-layout corpus: SYNTHETIC speech, not LibriSpeech.
+
+Made offline by the Fake Rapper Helper pipeline with espeak-ng (voices x pitch x rate act as
+speakers) reading sentences from a small seeded grammar. Same layout and file formats as
+LibriSpeech (OpenSLR 12) so the same reader serves both. Regenerate it from params.yaml.
+"""
+LICENSE = """Synthetic audio generated with espeak-ng (GPL-3.0 software; its output is not covered by
+the GPL). The sentences are generated text. No LibriSpeech or LibriVox material is included.
+"""
+
+
+def _speakers_txt(plan: list[dict], seconds: dict[str, float]) -> str:
+    rows: dict[tuple, float] = {}
+    who = {}
+    for utt in plan:
+        key = (utt["speaker"]["id"], utt["subset"])
+        rows[key] = rows.get(key, 0.0) + seconds[utt["utt_id"]]
+        who[utt["speaker"]["id"]] = utt["speaker"]
+    lines = ["; Speakers of the SYNTHETIC embedded corpus: espeak-ng voice x pitch x rate.",
+             "; A speaker has one row per subset it reads in (seen speakers read in several).",
+             ";ID  |SEX| SUBSET           |MINUTES| NAME"]
+    for (speaker_id, subset), total in sorted(rows.items(), key=lambda item: (int(item[0][0]), item[0][1])):
+        speaker = who[speaker_id]
+        lines.append(f"{speaker_id:<5}| {speaker['sex']} | {subset:<17}| {total / 60:5.2f} | {speaker['name']}")
+    return "\n".join(lines) + "\n"
+
+
+def _chapters_txt(plan: list[dict], seconds: dict[str, float]) -> str:
+    chapters: dict[str, dict] = {}
+    for utt in plan:
+        entry = chapters.setdefault(utt["chapter"], {"reader": utt["speaker"]["id"], "subset": utt["subset"], "s": 0.0})
+        entry["s"] += seconds[utt["utt_id"]]
+    lines = ["; Chapters of the SYNTHETIC embedded corpus (one per speaker and subset).",
+             ";ID     |READER|MINUTES| SUBSET           | BOOK ID | CH. TITLE"]
+    for chapter, e in sorted(chapters.items()):
+        lines.append(f"{chapter:<7}| {e['reader']:<5}| {e['s'] / 60:5.2f} | {e['subset']:<17}| 0       | generated sentences")
+    return "\n".join(lines) + "\n"
+
+
+def build_embedded_librispeech(root: str | Path, cfg: dict, splits: dict[str, list[str]], sample_rate: int,
+                               seed: int, workers: int | None = None) -> None:
+    """Write the synthetic corpus as `root/LibriSpeech/...` (replacing any previous one, all or
+    nothing). `splits` maps train/dev/test to subset names; the first name of each is written.
+    `workers` (default: CPU count) changes speed only, never the bytes."""
+    for split in ("train", "dev", "test"):
+        if not splits.get(split):
+            raise UserError(f"data.librispeech.splits.{split} must name at least one subset")
+    plan = plan_utterances(cfg, splits, seed)
+    workers = workers or os.cpu_count() or 1
+    _run_fresh(_check_voices, [list(cfg["voices"]) + [cfg["unseen_voice"]]], 1)
+    with atomic_path(Path(root) / "LibriSpeech") as tmp:
+        chapters: dict[tuple, list[dict]] = {}
+        for utt in plan:
+            chapters.setdefault((utt["subset"], utt["speaker"]["id"], utt["chapter"]), []).append(utt)
+        jobs = []
+        for (subset, speaker_id, chapter), utts in chapters.items():
+            folder = tmp / subset / speaker_id / chapter
+            folder.mkdir(parents=True)
+            (folder / f"{speaker_id}-{chapter}.trans.txt").write_text(
+                "".join(f"{u['utt_id']} {u['text'].upper()}\n" for u in utts), encoding="utf-8")
+            jobs.append((utts, str(folder), sample_rate, seed, float(cfg["end_silence_seconds"])))
+        # Longest chapters first keeps both workers busy to the end.
+        order = sorted(range(len(jobs)), key=lambda i: -len(jobs[i][0]))
+        durations = dict(zip(order, _run_fresh(_synthesise_chapter, [jobs[i] for i in order], workers)))
+        seconds = {u["utt_id"]: s for i, job in enumerate(jobs) for u, s in zip(job[0], durations[i])}
+        (tmp / "SPEAKERS.TXT").write_text(_speakers_txt(plan, seconds), encoding="utf-8")
+        (tmp / "CHAPTERS.TXT").write_text(_chapters_txt(plan, seconds), encoding="utf-8")
+        (tmp / "BOOKS.TXT").write_text("; No books: the sentences of this SYNTHETIC corpus are generated.\n",
+                                       encoding="utf-8")
+        (tmp / "README.TXT").write_text(README, encoding="utf-8")
+        (tmp / "LICENSE.TXT").write_text(LICENSE, encoding="utf-8")

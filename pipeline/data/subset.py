@@ -1,0 +1,151 @@
+"""The hip-hop-enriched music subset: tags -> ten broad genres, every hip-hop clip plus user
+hip-hop folders, the other genres balanced up to `size`, broken audio skipped, and a train /
+valid / test split by track so no track is in two splits."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import soundfile as sf
+
+from pipeline.errors import UserError
+
+SPLITS = ("train", "valid", "test")
+AUDIO_SUFFIXES = {".wav", ".flac", ".mp3", ".ogg", ".oga", ".aiff", ".aif"}
+
+
+def check_genre_config(cfg: dict) -> None:
+    genres, priority = cfg["genres"], cfg["priority"]
+    if sorted(genres) != sorted(priority) or len(set(priority)) != len(priority):
+        raise UserError("subset.priority must list each genre of subset.genres exactly once")
+    if cfg["anchor_genre"] not in genres:
+        raise UserError(f"subset.anchor_genre {cfg['anchor_genre']!r} is not one of subset.genres")
+    valid, test = cfg["valid_fraction"], cfg["test_fraction"]
+    if not (valid >= 0 and test >= 0 and valid + test < 1):
+        raise UserError("subset: need valid_fraction, test_fraction >= 0 with a sum below 1")
+
+
+def genre_of(tags: list[str], genres: dict[str, list[str]], priority: list[str]) -> str | None:
+    """The first genre in `priority` that any of `tags` belongs to; None when no tag maps."""
+    tagset = set(tags)
+    for genre in priority:
+        if tagset.intersection(genres[genre]):
+            return genre
+    return None
+
+
+def audio_is_readable(path: str | Path) -> bool:
+    """True when the file exists and decodes to at least one sample (catches missing, 0-byte,
+    truncated and garbage files, as in the real corpus)."""
+    try:
+        info = sf.info(str(path))
+        if info.frames <= 0:
+            return False
+        with sf.SoundFile(str(path)) as audio:
+            for _ in audio.blocks(blocksize=1 << 16, dtype="float32"):
+                pass
+        return True
+    except (sf.LibsndfileError, RuntimeError, ValueError, OSError):
+        return False
+
+
+def extra_clips(folders: list[str], genre: str) -> pd.DataFrame:
+    """User audio folders -> clips of `genre`; each file is its own track."""
+    rows = []
+    for folder in folders:
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise UserError(f"subset.extra_hiphop_dirs: {folder} is not a folder")
+        for path in sorted(p for p in folder.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES):
+            name = f"extra/{folder.name}/{path.relative_to(folder).with_suffix('').as_posix()}"
+            rows.append({"clip_id": name, "path": str(path.resolve()), "track": name, "genre": genre})
+    return pd.DataFrame(rows, columns=["clip_id", "path", "track", "genre"])
+
+
+def quotas(available: dict[str, int], total: int) -> dict[str, int]:
+    """Share `total` as evenly as possible over genres, none above what it has (water-filling:
+    what a small genre cannot use goes to the others)."""
+    quota = {g: 0 for g in available}
+    left = min(total, sum(available.values()))
+    while left > 0:
+        open_genres = sorted(g for g in available if quota[g] < available[g])
+        share = max(1, left // len(open_genres))
+        for genre in open_genres:
+            add = min(share, available[genre] - quota[genre], left)
+            quota[genre] += add
+            left -= add
+    return quota
+
+
+def split_by_track(frame: pd.DataFrame, valid_fraction: float, test_fraction: float, seed: int) -> pd.Series:
+    """Assign each track (all its clips) to one split, stratified by the track's main genre, so
+    every split sees every genre and no track is in two splits."""
+    rng = np.random.default_rng(seed)
+    track_genre = frame.groupby("track")["genre"].agg(lambda g: g.value_counts().sort_index().idxmax())
+    split_of_track = {}
+    for genre in sorted(track_genre.unique()):
+        tracks = sorted(track_genre.index[track_genre == genre])
+        tracks = [tracks[i] for i in rng.permutation(len(tracks))]
+        n = len(tracks)
+        n_test = max(1, round(test_fraction * n)) if n >= 3 and test_fraction > 0 else 0
+        n_valid = max(1, round(valid_fraction * n)) if n >= 3 and valid_fraction > 0 else 0
+        for i, track in enumerate(tracks):
+            split_of_track[track] = "test" if i < n_test else "valid" if i < n_test + n_valid else "train"
+    return frame["track"].map(split_of_track)
+
+
+def build_subset(clips: pd.DataFrame, cfg: dict, seed: int, is_readable=audio_is_readable) -> tuple[pd.DataFrame, dict]:
+    """`clips` as from `prepare_mtat` (clip_id, path, track, tags). Returns the subset
+    DataFrame(clip_id, path, genre, track, split) and stats (broken clips skipped, dropped)."""
+    check_genre_config(cfg)
+    anchor = cfg["anchor_genre"]
+    labelled = clips.assign(genre=[genre_of(t, cfg["genres"], cfg["priority"]) for t in clips["tags"]])
+    untagged = int(labelled["genre"].isna().sum())
+    labelled = labelled.dropna(subset=["genre"])[["clip_id", "path", "track", "genre"]]
+    labelled = labelled.assign(clip_id=labelled["clip_id"].astype(str))
+    labelled = pd.concat([labelled, extra_clips(cfg.get("extra_hiphop_dirs") or [], anchor)], ignore_index=True)
+
+    rng = np.random.default_rng(seed)
+    broken: list[str] = []
+
+    def take(candidates: pd.DataFrame, n: int) -> pd.DataFrame:
+        """The first `n` readable clips in a seeded shuffle: only what is used gets decoded."""
+        order = rng.permutation(len(candidates))
+        kept = []
+        for i in order:
+            if len(kept) == n:
+                break
+            row = candidates.iloc[i]
+            if is_readable(row["path"]):
+                kept.append(i)
+            else:
+                broken.append(row["clip_id"])
+        return candidates.iloc[sorted(kept)]
+
+    by_genre = {g: labelled[labelled["genre"] == g].sort_values("clip_id", kind="stable") for g in cfg["priority"]}
+    anchor_clips = take(by_genre[anchor], len(by_genre[anchor]))
+    others = {g: f for g, f in by_genre.items() if g != anchor}
+    # Quotas assume every clip is readable; a genre short of readable clips is just smaller.
+    quota = quotas({g: len(f) for g, f in others.items()}, max(0, cfg["size"] - len(anchor_clips)))
+    chosen = [anchor_clips] + [take(others[g], quota[g]) for g in sorted(others)]
+    subset = pd.concat(chosen, ignore_index=True)
+    if subset.empty:
+        raise UserError("the subset is empty: no clip carries a tag of subset.genres")
+    if not (subset["genre"] == anchor).any():
+        raise UserError(f"no readable {anchor} clip found: the style encoder needs its anchor genre")
+
+    subset["split"] = split_by_track(subset, cfg["valid_fraction"], cfg["test_fraction"], seed)
+    order = {s: i for i, s in enumerate(SPLITS)}
+    subset = subset.sort_values(["split", "genre", "track", "clip_id"], key=lambda c: c.map(order) if c.name == "split" else c)
+    subset = subset[["clip_id", "path", "genre", "track", "split"]].reset_index(drop=True)
+    stats = {"broken_clips_skipped": len(broken), "broken_clip_ids": sorted(broken), "untagged_clips_dropped": untagged}
+    return subset, stats
+
+
+def subset_counts(subset: pd.DataFrame) -> dict:
+    """Clips per genre and split, for metrics/data.json."""
+    counts = subset.groupby(["genre", "split"]).size()
+    table = {g: {s: int(counts.get((g, s), 0)) for s in SPLITS} for g in sorted(subset["genre"].unique())}
+    return {"clips_per_genre": table, "clips_per_split": {s: int((subset["split"] == s).sum()) for s in SPLITS},
+            "clips_total": len(subset), "tracks_total": int(subset["track"].nunique())}

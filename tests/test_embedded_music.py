@@ -1,0 +1,179 @@
+"""The embedded MagnaTagATune-layout music corpus: layout, CSV dialect, tags -> genres, durations,
+the missing and the corrupt clip, determinism, and the genre recipes' own parameters."""
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from pipeline.data import embedded_music as em
+from pipeline.data import music_synth as ms
+from pipeline.data.mtat import CLIP_INFO, prepare_mtat, read_annotations, track_of
+from pipeline.data.subset import audio_is_readable, genre_of
+from pipeline.errors import UserError
+from pipeline.params import load_params
+
+PARAMS = load_params(Path(__file__).resolve().parents[1] / "params.yaml")
+TINY = {**PARAMS["data"]["embedded_music"], "clips_per_genre": 2, "clips_per_track": 2, "untagged_clips": 2,
+        "workers": 2}
+NAME = re.compile(r"^[0-9a-f]/[a-z0-9_]+-[a-z0-9_]+-\d\d-[a-z0-9_]+-(\d+)-(\d+)\.mp3$")
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    root = tmp_path_factory.mktemp("mtat") / "corpus"
+    em.build_embedded_mtat(root, TINY, sample_rate=16000, seed=3)
+    return root, em.plan_corpus(TINY, seed=3)
+
+
+def test_layout_and_csv_dialect(corpus):
+    root, plan = corpus
+    assert sorted(p.name for p in (root / "mp3").iterdir()) == list("0123456789abcdef")
+    header = (root / "annotations_final.csv").read_text().splitlines()[0].split("\t")
+    assert header == [f'"{c}"' for c in ("clip_id", *em.MTAT_TAGS, "mp3_path")]
+    assert len(em.MTAT_TAGS) == len(set(em.MTAT_TAGS)) == 188
+    annotations = read_annotations(root)
+    assert set(annotations[list(em.MTAT_TAGS)].to_numpy().ravel()) <= {0, 1}
+    info_lines = (root / CLIP_INFO).read_text().splitlines()
+    info_columns = ("clip_id", "track_number", "title", "artist", "album", "url", "segmentStart", "segmentEnd",
+                    "original_url", "mp3_path")
+    assert info_lines[0].split("\t") == [f'"{c}"' for c in info_columns]
+    assert all(field.startswith('"') and field.endswith('"') for line in info_lines for field in line.split("\t"))
+
+    clips = prepare_mtat(root)
+    assert len(clips) == len(plan) == 10 * 2 + 2
+    assert clips["clip_id"].is_unique
+    for path in clips["mp3_path"]:
+        start, end = map(int, NAME.match(path).groups())
+        assert end - start == 29
+    # consecutive clips of a track share the name up to -<start>-<end> and one folder
+    for track, rows in clips.groupby("track"):
+        assert sorted(rows["mp3_path"].str.extract(r"-(\d+)-\d+\.mp3$")[0].astype(int)) == [0, 30][: len(rows)]
+        assert rows["mp3_path"].str[0].nunique() == 1
+
+
+def test_tags_map_to_the_intended_genre(corpus):
+    root, plan = corpus
+    subset = PARAMS["subset"]
+    assert {g: tuple(t) for g, t in subset["genres"].items()} == em.GENRE_TAGS
+    assert tuple(subset["priority"]) == em.GENRE_PRIORITY
+    assert all(set(t) <= set(em.MTAT_TAGS) for t in em.GENRE_TAGS.values())
+    clips = prepare_mtat(root).set_index("mp3_path")
+    for row in plan.itertuples():
+        mapped = genre_of(clips.loc[row.mp3_path, "tags"], subset["genres"], subset["priority"])
+        assert mapped == (row.genre if row.tagged else None), (row.mp3_path, row.tags)
+    assert (~plan["tagged"]).sum() == 2 and (plan.loc[~plan["tagged"], "genre"] != "hip-hop").all()
+
+
+def test_clips_are_29_1_s_mono_16k_mp3(corpus):
+    root, plan = corpus
+    for row in plan[plan["fate"] == "ok"].itertuples():
+        info = sf.info(str(root / "mp3" / row.mp3_path))
+        assert (info.format, info.samplerate, info.channels) == ("MP3", 16000, 1)
+        # a constant-bitrate MP3 keeps LAME's ~0.1 s of encoder delay and padding on decoding
+        assert 29.1 <= info.frames / 16000 <= 29.25
+    audio, _ = sf.read(str(root / "mp3" / plan.loc[plan["fate"] == "ok", "mp3_path"].iloc[0]))
+    assert 0.01 < np.sqrt(np.mean(audio ** 2)) and np.max(np.abs(audio)) <= 1.0
+
+
+def test_one_missing_and_one_corrupt_clip_never_hiphop(corpus):
+    root, plan = corpus
+    missing, corrupt = plan[plan["fate"] == "missing"], plan[plan["fate"] == "corrupt"]
+    assert len(missing) == len(corrupt) == 1
+    assert not (root / "mp3" / missing["mp3_path"].iloc[0]).exists()
+    corrupt_path = root / "mp3" / corrupt["mp3_path"].iloc[0]
+    assert corrupt_path.is_file() and not audio_is_readable(corrupt_path)
+    assert set(missing["genre"]) | set(corrupt["genre"]) <= set(em.GENRES) - {"hip-hop"}
+    assert missing["tagged"].all() and corrupt["tagged"].all()
+    listed = set(read_annotations(root)["mp3_path"])
+    assert {missing["mp3_path"].iloc[0], corrupt["mp3_path"].iloc[0]} <= listed
+
+
+def _tree_bytes(root: Path) -> dict:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_same_seed_same_bytes_whatever_the_worker_count(tmp_path):
+    short = {**TINY, "clips_per_genre": 1, "clips_per_track": 1, "untagged_clips": 1, "clip_seconds": 3.0}
+    em.build_embedded_mtat(tmp_path / "a", {**short, "workers": 1}, 16000, seed=5)
+    em.build_embedded_mtat(tmp_path / "b", {**short, "workers": 2}, 16000, seed=5)
+    em.build_embedded_mtat(tmp_path / "c", {**short, "workers": 2}, 16000, seed=6)
+    a, b, c = (_tree_bytes(tmp_path / x) for x in "abc")
+    assert len(a) == 2 + 10 + 1 - 1   # CSVs + clips - the missing one
+    assert a == b
+    assert a != c
+
+
+def test_hiphop_is_boom_bap_at_80_to_100_bpm():
+    for track in range(40):
+        song = em.draw_song("hip-hop", 0, track, 16000, 4.0)
+        assert 80 <= song.bpm <= 100 and 0.5 < song.swing < 0.7
+    for track in range(6):   # the hats always swing: 16th hats on the 16ths, 8th hats on the 8ths
+        song = em.draw_song("hip-hop", 0, track, 16000, 3.0)
+        em.render_track(song, (-20, -20), (-60, -60))
+        hats = song.params["hat_steps"]
+        swung = [h for h in hats if h % (2 * song.swing_steps) == song.swing_steps]
+        assert swung and song.params["kick_steps"][0] == 0 and song.params["loop_bars"] in (1, 2)
+
+
+def test_genre_tempo_ranges_differ_and_every_style_renders():
+    styles = set()
+    for genre in em.GENRES:
+        for track in range(12):
+            song = em.draw_song(genre, 1, track, 16000, 2.0)
+            low, high, _ = em.GENRE_SPECS[genre].styles[song.style]
+            assert low <= song.bpm <= high
+            if (genre, song.style) not in styles:
+                styles.add((genre, song.style))
+                audio = em.render_track(song, (-20, -20), (-60, -60))
+                assert audio.dtype == np.float32 and len(audio) == 32000
+                assert np.all(np.isfinite(audio)) and np.max(np.abs(audio)) <= 1.0 and np.std(audio) > 1e-3
+    assert len(styles) >= 28
+
+
+def test_bad_config_and_non_empty_root_are_user_errors(tmp_path):
+    with pytest.raises(UserError, match="unknown keys"):
+        em.build_embedded_mtat(tmp_path / "x", {**TINY, "clip_secs": 29}, 16000, 0)
+    with pytest.raises(UserError, match="clips_per_genre"):
+        em.build_embedded_mtat(tmp_path / "x", {**TINY, "clips_per_genre": 0}, 16000, 0)
+    with pytest.raises(UserError, match="bitrate_mode"):
+        em.build_embedded_mtat(tmp_path / "x", {**TINY, "bitrate_mode": "fast"}, 16000, 0)
+    assert not (tmp_path / "x").exists()
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "keep.txt").write_text("mine")
+    with pytest.raises(UserError, match="empty folder"):
+        em.build_embedded_mtat(tmp_path / "full", TINY, 16000, 0)
+    assert [p.name for p in (tmp_path / "full").iterdir()] == ["keep.txt"]
+
+
+def test_track_names_follow_mtat():
+    plan = em.plan_corpus({**TINY, "clips_per_genre": 8, "clips_per_track": 4}, seed=0)
+    assert plan["mp3_path"].map(lambda p: bool(NAME.match(p))).all()
+    plan = plan[plan["tagged"]]
+    starts = plan.groupby(plan["mp3_path"].map(track_of))["segment_start"].apply(list)
+    assert all(s == [0, 30, 59, 88] for s in starts)
+    assert em.segment_bounds(3, 29.1) == (88, 117)
+
+
+@pytest.mark.parametrize("freq", [82.4, 220.0, 659.3])
+def test_plucked_and_sawtooth_notes_are_in_tune(freq):
+    rng = np.random.default_rng(0)
+    for note in (ms.pluck(freq, 16000, 16000, rng, 0.6, 0.996), ms.saw(freq, 16000, 16000)):
+        assert abs(np.mean(note)) < 0.01
+        head = note[:8000] - np.mean(note[:8000])
+        autocorrelation = np.correlate(head, head, "full")[len(head) - 1:]
+        lags = np.arange(len(autocorrelation))
+        search = (lags > 16000 / 1500) & (lags < 16000 / 60)
+        strong = lags[search][autocorrelation[search] > 0.8 * autocorrelation[search].max()]
+        first = strong[0]   # the first strong peak is the period (later ones are its multiples)
+        period = first + np.argmax(autocorrelation[first: first + 4])
+        assert abs(16000 / period - freq) / freq < 0.03   # within half a semitone
+
+
+def test_swing_delays_the_off_steps_only():
+    song = em.Song(np.random.default_rng(0), 16000, 4.0, bpm=90.0, root=40, scale=em.SCALES["minor"],
+                   swing=0.6, humanize_s=0.0)
+    step = song.step_s
+    assert song.t(0, 0) == 0.0 and song.t(0, 2) == pytest.approx(2 * step)
+    assert song.t(0, 1) == pytest.approx(step * (1 + 2 * 0.1))   # 60:40 swung 16ths
