@@ -1,0 +1,239 @@
+"""The content encoder: a DeepSpeech2-style convolutional front end over the shared log1p |STFT|,
+a bidirectional GRU head and a CTC output over characters. Its conv feature maps are the content
+representation that generation matches; the head only exists to train them (and to transcribe).
+
+Checkpoints hold plain tensors and dicts (weights, model config, `FrontEnd.to_dict()`, alphabet),
+so loading guesses nothing and the same weights give the same bytes.
+"""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from pipeline.audio import FrontEnd
+from pipeline.errors import UserError
+from pipeline.fileio import atomic_path
+
+# CTC classes: index 0 is the blank, then space, apostrophe and the letters (LibriSpeech's set).
+ALPHABET = " 'ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+BLANK = 0
+MODEL_KEYS = ("conv_channels", "conv_kernels", "conv_strides", "head_stride", "rnn_hidden", "rnn_layers",
+              "content_layers")
+CHECKPOINT_FORMAT = "content_encoder/1"
+
+
+def encode_text(text: str) -> list[int]:
+    """Transcript -> class indices (1-based; 0 is the blank). Upper-cases; other characters
+    raise UserError."""
+    text = " ".join(text.upper().split())
+    bad = sorted(set(text) - set(ALPHABET))
+    if bad:
+        raise UserError(f"transcript {text!r} has characters outside the alphabet: {''.join(bad)!r}")
+    return [ALPHABET.index(c) + 1 for c in text]
+
+
+def greedy_decode(log_probs: torch.Tensor, lengths: torch.Tensor) -> list[str]:
+    """Best path: argmax per frame, merge repeats, drop blanks.
+
+    log_probs (T, B, classes); lengths (B,) valid frames per item. Returns B strings.
+    """
+    best = log_probs.argmax(dim=-1).T.cpu().numpy()  # (B, T)
+    texts = []
+    for path, n in zip(best, lengths.tolist()):
+        path = path[:n]
+        keep = np.ones(len(path), dtype=bool)
+        keep[1:] = path[1:] != path[:-1]
+        texts.append("".join(ALPHABET[i - 1] for i in path[keep] if i != BLANK))
+    return texts
+
+
+class ConvBlock(nn.Sequential):
+    """Conv2d + BatchNorm2d + Hardtanh(0, 20), DeepSpeech2's front-end unit.
+
+    Input (B, C_in, F, T); output (B, C_out, F', T') with "same"-style padding (kernel // 2), so
+    F' = (F - 1) // stride_f + 1 and T' = (T - 1) // stride_t + 1.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel: tuple[int, int], stride: tuple[int, int]):
+        super().__init__(
+            nn.Conv2d(in_channels, out_channels, kernel, stride=stride, padding=(kernel[0] // 2, kernel[1] // 2), bias=False),
+            nn.BatchNorm2d(out_channels),
+            nn.Hardtanh(0.0, 20.0, inplace=True),
+        )
+        self.stride = tuple(stride)
+
+
+def reverse_within_lengths(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Reverse each sequence's first `lengths[b]` frames, leaving its padding at the end.
+
+    x (T, B, D); lengths (B,). Applying it twice gives x back.
+    """
+    frames = torch.arange(x.shape[0], device=x.device).unsqueeze(1)  # (T, 1)
+    lengths = lengths.to(x.device).unsqueeze(0)  # (1, B)
+    index = torch.where(frames < lengths, lengths - 1 - frames, frames)  # (T, B)
+    return x.gather(0, index.unsqueeze(-1).expand_as(x))
+
+
+class BiGRU(nn.Module):
+    """Stacked bidirectional GRU on padded batches, exact for every length.
+
+    nn.GRU on a packed sequence is exact but ~2x slower on the CPU than on a padded tensor, where
+    the backward direction would start in the padding. Here the backward direction runs on each
+    sequence reversed within its own length, so padding never reaches a valid frame.
+    Input (T, B, input_size), lengths (B,); output (T, B, 2 * hidden) (padding frames: garbage).
+    """
+
+    def __init__(self, input_size: int, hidden: int, layers: int):
+        super().__init__()
+        sizes = [input_size] + [2 * hidden] * (layers - 1)
+        self.forward_layers = nn.ModuleList(nn.GRU(size, hidden) for size in sizes)
+        self.backward_layers = nn.ModuleList(nn.GRU(size, hidden) for size in sizes)
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        for forward_gru, backward_gru in zip(self.forward_layers, self.backward_layers):
+            ahead, _ = forward_gru(x)
+            behind, _ = backward_gru(reverse_within_lengths(x, lengths))
+            x = torch.cat([ahead, reverse_within_lengths(behind, lengths)], dim=-1)
+        return x
+
+
+class ContentEncoder(nn.Module):
+    """log1p spectrogram -> conv feature maps (the content) -> BiGRU -> per-frame character log-probs.
+
+    `forward(spectrogram (B, n_freq, T), lengths (B,))` -> (log_probs (T', B, classes), out_lengths (B,)).
+    `content_features(spectrogram (B, n_freq, T))` -> [(B, C_i, F_i, T_i)] for `content_layers`.
+    """
+
+    def __init__(self, front_end: FrontEnd, conv_channels: list[int], conv_kernels: list[list[int]],
+                 conv_strides: list[list[int]], head_stride: int, rnn_hidden: int, rnn_layers: int,
+                 content_layers: list[int]):
+        super().__init__()
+        if not (len(conv_channels) == len(conv_kernels) == len(conv_strides) >= 1):
+            raise UserError("content: conv_channels, conv_kernels and conv_strides need one entry per conv layer")
+        if not content_layers or any(not 1 <= i <= len(conv_channels) for i in content_layers):
+            raise UserError(f"content.content_layers must name conv layers 1..{len(conv_channels)}, got {content_layers}")
+        self.front_end = front_end
+        self.config = {"conv_channels": list(conv_channels), "conv_kernels": [list(k) for k in conv_kernels],
+                       "conv_strides": [list(s) for s in conv_strides], "head_stride": head_stride, "rnn_hidden": rnn_hidden,
+                       "rnn_layers": rnn_layers, "content_layers": list(content_layers)}
+        channels = [1] + list(conv_channels)
+        self.conv = nn.ModuleList(ConvBlock(channels[i], channels[i + 1], tuple(conv_kernels[i]), tuple(conv_strides[i]))
+                                  for i in range(len(conv_channels)))
+        # oneDNN runs these convs (above all the 1-channel first one) ~4x faster channels-last on the CPU.
+        self.conv.to(memory_format=torch.channels_last)
+        n_freq = front_end.n_freq
+        for stride in conv_strides:
+            n_freq = (n_freq - 1) // stride[0] + 1
+        if head_stride < 1:
+            raise UserError(f"content.head_stride must be >= 1, got {head_stride}")
+        self.head_stride = head_stride
+        self.rnn = BiGRU(channels[-1] * n_freq * head_stride, rnn_hidden, rnn_layers)
+        self.classifier = nn.Linear(2 * rnn_hidden, len(ALPHABET) + 1)
+
+    @classmethod
+    def from_params(cls, front_end: FrontEnd, cfg: dict) -> "ContentEncoder":
+        missing = [k for k in MODEL_KEYS if k not in cfg]
+        if missing:
+            raise UserError(f"params content.model lacks {', '.join(missing)}")
+        return cls(front_end, **{k: cfg[k] for k in MODEL_KEYS})
+
+    def output_lengths(self, lengths: torch.Tensor) -> torch.Tensor:
+        for block in self.conv:
+            lengths = torch.div(lengths - 1, block.stride[1], rounding_mode="floor") + 1
+        return torch.div(lengths - 1, self.head_stride, rounding_mode="floor") + 1
+
+    def conv_maps(self, spectrogram: torch.Tensor, lengths: torch.Tensor | None = None) -> list[torch.Tensor]:
+        """Every conv block's output, first to last: [(B, C_i, F_i, T_i)]. With `lengths`, frames
+        past each item's end are zeroed, as the next conv's own padding would be, so a padded
+        batch gives every item exactly what it gets alone."""
+        x = spectrogram.unsqueeze(1)
+        maps = []
+        for block in self.conv:
+            x = block(x)
+            if lengths is not None:
+                lengths = torch.div(lengths - 1, block.stride[1], rounding_mode="floor") + 1
+                valid = torch.arange(x.shape[-1], device=x.device) < lengths.to(x.device).unsqueeze(1)  # (B, T_i)
+                x = x * valid[:, None, None, :]
+            maps.append(x)
+        return maps
+
+    def content_features(self, spectrogram: torch.Tensor) -> list[torch.Tensor]:
+        """The content representation: the maps of `content_layers` (1-based conv indices)."""
+        needed = max(self.config["content_layers"])
+        x, maps = spectrogram.unsqueeze(1), []
+        for block in self.conv[:needed]:  # stop early: generation pays for every layer it runs
+            x = block(x)
+            maps.append(x)
+        return [maps[i - 1] for i in self.config["content_layers"]]
+
+    def forward(self, spectrogram: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = self.conv_maps(spectrogram, lengths)[-1]
+        batch, channels, n_freq, frames = x.shape
+        x = x.reshape(batch, channels * n_freq, frames).permute(2, 0, 1)  # (T', B, features)
+        if self.head_stride > 1:
+            # Stack `head_stride` consecutive frames: the GRU, whose cost is per step, runs on fewer steps.
+            pad = -frames % self.head_stride
+            x = nn.functional.pad(x, (0, 0, 0, 0, 0, pad))
+            frames = (frames + pad) // self.head_stride
+            x = x.reshape(frames, self.head_stride, batch, -1).permute(0, 2, 1, 3).reshape(frames, batch, -1)
+        out_lengths = self.output_lengths(lengths).clamp(min=1, max=frames)
+        return self.classifier(self.rnn(x, out_lengths)).log_softmax(dim=-1), out_lengths
+
+    @torch.no_grad()
+    def transcribe(self, waveform: np.ndarray) -> str:
+        """Mono float samples at `front_end.sample_rate` -> upper-case transcript."""
+        samples = torch.as_tensor(np.asarray(waveform, dtype=np.float32)).reshape(1, -1)
+        if samples.shape[1] < self.front_end.win_length:
+            raise UserError("audio too short to transcribe")
+        device = next(self.parameters()).device
+        spectrogram = self.front_end.spectrogram()(samples).to(device)
+        lengths = torch.tensor([spectrogram.shape[-1]], device=device)
+        log_probs, out_lengths = self(spectrogram, lengths)
+        return greedy_decode(log_probs, out_lengths)[0]
+
+
+def freeze(model: ContentEncoder) -> ContentEncoder:
+    """Eval mode (BatchNorm uses its running statistics) and no weight gradients; gradients can
+    still flow to the input spectrogram, which is what generation needs."""
+    model.eval()
+    for parameter in model.parameters():
+        parameter.requires_grad_(False)
+    return model
+
+
+def checkpoint_bytes(model: ContentEncoder) -> bytes:
+    """The checkpoint as bytes. Saved through a buffer: torch.save names the zip's records after
+    the file it writes, so saving to a temporary file name would change the bytes."""
+    state = {name: tensor.detach().cpu().contiguous().clone() for name, tensor in model.state_dict().items()}
+    buffer = io.BytesIO()
+    torch.save({"format": CHECKPOINT_FORMAT, "front_end": model.front_end.to_dict(), "model": model.config,
+                "alphabet": ALPHABET, "state_dict": state}, buffer)
+    return buffer.getvalue()
+
+
+def save_content_encoder(model: ContentEncoder, path: str | Path) -> None:
+    data = checkpoint_bytes(model)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def load_content_encoder(path: str | Path, device: str | torch.device = "cpu") -> ContentEncoder:
+    """Load a saved encoder, frozen in eval mode, on `device`."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"no content encoder at {path}: run `dvc repro pretrain_content` first")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # a truncated or foreign file: torch raises many kinds
+        raise UserError(f"{path} is not a content encoder checkpoint ({type(err).__name__})") from None
+    if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
+        raise UserError(f"{path} is not a content encoder checkpoint")
+    if checkpoint["alphabet"] != ALPHABET:
+        raise UserError(f"{path} was trained with another alphabet")
+    model = ContentEncoder(FrontEnd(**checkpoint["front_end"]), **checkpoint["model"])
+    model.load_state_dict(checkpoint["state_dict"])
+    return freeze(model.to(device))

@@ -1,0 +1,267 @@
+"""Pretrain the content encoder as a CTC speech recogniser: one readable loop.
+
+Length-bucketed batches, AdamW with linear warm-up and cosine decay, gradient clipping, optional
+SpecAugment, best weights by dev CER, greedy CTC decoding, CER / WER by edit distance. The budget
+is a fixed number of epochs (never wall-clock), so a run is reproducible.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import torch
+import torchaudio
+
+from pipeline.audio import FrontEnd, load_audio
+from pipeline.errors import UserError
+from pipeline.models.content_encoder import ContentEncoder, encode_text, freeze, greedy_decode
+
+TRAIN_KEYS = ("epochs", "batch_size", "eval_batch_size", "bucket_frames", "sortagrad", "lr", "weight_decay",
+              "warmup_fraction", "final_lr_fraction", "grad_clip", "spec_augment", "max_seconds",
+              "max_train_utterances")
+
+
+# --- metrics -----------------------------------------------------------------------------------
+def error_rate(references: list[str], hypotheses: list[str], unit: str = "char") -> float:
+    """Total edit distance over total reference length: CER (`unit="char"`) or WER ("word")."""
+    split = (lambda s: list(s)) if unit == "char" else (lambda s: s.split())
+    errors = sum(torchaudio.functional.edit_distance(split(r), split(h)) for r, h in zip(references, hypotheses))
+    total = sum(len(split(r)) for r in references)
+    return errors / max(total, 1)
+
+
+# --- data --------------------------------------------------------------------------------------
+@dataclass
+class Utterances:
+    """Spectrograms (float16 to halve memory; each (n_freq, T)) and their targets."""
+    spectrograms: list[torch.Tensor]
+    targets: list[list[int]]
+    transcripts: list[str]
+    speakers: list[str]
+
+    @property
+    def frames(self) -> np.ndarray:
+        return np.array([s.shape[-1] for s in self.spectrograms])
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+
+def load_utterances(frame: pd.DataFrame, front_end: FrontEnd) -> Utterances:
+    """Rows of the speech manifest (path, transcript, speaker) -> spectrograms from the shared front end."""
+    spectrogram = front_end.spectrogram()
+    specs, targets = [], []
+    for path, transcript in zip(frame["path"], frame["transcript"]):
+        with torch.no_grad():
+            spec = spectrogram(torch.from_numpy(load_audio(path, front_end.sample_rate)))
+        specs.append(spec.to(torch.float16))
+        targets.append(encode_text(transcript))
+    return Utterances(specs, targets, [" ".join(t.upper().split()) for t in frame["transcript"]],
+                      [str(s) for s in frame["speaker"]])
+
+
+def split_manifest(speech: pd.DataFrame, cfg: dict) -> dict[str, pd.DataFrame]:
+    """train / dev / test rows; train drops utterances over `max_seconds` and is capped at
+    `max_train_utterances` (a seeded-free, order-preserving head: the manifest order is fixed)."""
+    missing = {"utt_id", "path", "transcript", "speaker", "split", "seconds"} - set(speech.columns)
+    if missing:
+        raise UserError(f"speech manifest lacks columns {sorted(missing)}")
+    parts = {name: speech[speech["split"] == name].reset_index(drop=True) for name in ("train", "dev", "test")}
+    for name, part in parts.items():
+        if part.empty:
+            raise UserError(f"speech manifest has no {name} utterances")
+    train = parts["train"]
+    if cfg["max_seconds"]:
+        train = train[train["seconds"] <= cfg["max_seconds"]]
+    if cfg["max_train_utterances"]:
+        train = train.head(int(cfg["max_train_utterances"]))
+    parts["train"] = train.reset_index(drop=True)
+    return parts
+
+
+def length_batches(frames: np.ndarray, batch_size: int, bucket_frames: int, rng: np.random.Generator,
+                   shortest_first: bool = False) -> list[np.ndarray]:
+    """Shuffle, then group utterances of similar length (buckets of `bucket_frames`) into batches;
+    batch order shuffled, or shortest first (SortaGrad: CTC leaves its blank-only plateau sooner on
+    short utterances). Little padding, yet new batch mixes every epoch."""
+    order = rng.permutation(len(frames))
+    order = order[np.argsort(frames[order] // max(bucket_frames, 1), kind="stable")]
+    batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    return batches if shortest_first else [batches[i] for i in rng.permutation(len(batches))]
+
+
+def collate(data: Utterances, index: np.ndarray, device: torch.device):
+    """-> spectrograms (B, n_freq, T_max) zero-padded (log1p of silence), lengths (B,),
+    concatenated targets, target lengths (B,)."""
+    specs = [data.spectrograms[i] for i in index]
+    lengths = torch.tensor([s.shape[-1] for s in specs])
+    batch = torch.zeros(len(specs), specs[0].shape[0], int(lengths.max()))
+    for row, spec in enumerate(specs):
+        batch[row, :, :spec.shape[-1]] = spec.float()
+    targets = torch.tensor([c for i in index for c in data.targets[i]], dtype=torch.long)
+    target_lengths = torch.tensor([len(data.targets[i]) for i in index])
+    return batch.to(device), lengths.to(device), targets, target_lengths
+
+
+def spec_augment(batch: torch.Tensor, cfg: dict) -> torch.Tensor:
+    """SpecAugment masks (value 0 = silence in log1p), drawn from torch's seeded generator."""
+    x = batch.unsqueeze(1)
+    for _ in range(int(cfg.get("freq_masks", 0))):
+        x = torchaudio.functional.mask_along_axis_iid(x, cfg["freq_width"], 0.0, axis=2)
+    for _ in range(int(cfg.get("time_masks", 0))):
+        x = torchaudio.functional.mask_along_axis_iid(x, cfg["time_width"], 0.0, axis=3)
+    return x.squeeze(1)
+
+
+# --- the loop ----------------------------------------------------------------------------------
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name not in ("cpu", "cuda"):
+        raise UserError(f"content.device must be auto, cpu or cuda, got {name!r}")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UserError("content.device is cuda but no CUDA device is available")
+    return torch.device(name)
+
+
+def learning_rate(step: int, total: int, cfg: dict) -> float:
+    """Linear warm-up to `lr`, then cosine decay to `lr * final_lr_fraction`."""
+    warmup = max(1, int(total * cfg["warmup_fraction"]))
+    if step < warmup:
+        return cfg["lr"] * (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    floor = cfg["final_lr_fraction"]
+    return cfg["lr"] * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+@torch.no_grad()
+def transcribe_all(model: ContentEncoder, data: Utterances, batch_size: int, device: torch.device) -> list[str]:
+    model.eval()
+    order = np.argsort(data.frames, kind="stable")
+    texts: list[str] = [""] * len(data)
+    for start in range(0, len(order), batch_size):
+        index = order[start:start + batch_size]
+        specs, lengths, _, _ = collate(data, index, device)
+        log_probs, out_lengths = model(specs, lengths)
+        for i, text in zip(index, greedy_decode(log_probs, out_lengths)):
+            texts[i] = text
+    return texts
+
+
+def evaluate(model: ContentEncoder, data: Utterances, batch_size: int, device: torch.device,
+             keep: np.ndarray | None = None) -> dict[str, float]:
+    hyps = transcribe_all(model, data, batch_size, device)
+    refs = data.transcripts
+    if keep is not None:
+        refs, hyps = [r for r, k in zip(refs, keep) if k], [h for h, k in zip(hyps, keep) if k]
+    return {"cer": error_rate(refs, hyps, "char"), "wer": error_rate(refs, hyps, "word"), "utterances": len(refs)}
+
+
+def check_train_config(cfg: dict) -> None:
+    missing = [k for k in TRAIN_KEYS if k not in cfg]
+    if missing:
+        raise UserError(f"params content.train lacks {', '.join(missing)}")
+    if cfg["epochs"] < 1 or cfg["batch_size"] < 1 or cfg["eval_batch_size"] < 1 or cfg["lr"] <= 0:
+        raise UserError("content.train: epochs, batch_size, eval_batch_size and lr must be positive")
+
+
+def train_content_encoder(train: Utterances, dev: Utterances, front_end: FrontEnd, model_cfg: dict,
+                          train_cfg: dict, seed: int, device: torch.device,
+                          on_epoch: Callable[[dict], None] | None = None) -> tuple[ContentEncoder, list[dict]]:
+    """Train from scratch; return the model with its best-dev-CER weights (frozen, eval mode)
+    and one curve row per epoch (epoch, train_loss, dev_cer, dev_wer, lr). `on_epoch` also gets
+    the epoch's wall seconds."""
+    check_train_config(train_cfg)
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    model = ContentEncoder.from_params(front_end, model_cfg).to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=train_cfg["lr"], weight_decay=train_cfg["weight_decay"])
+    ctc = torch.nn.CTCLoss(blank=0, zero_infinity=True)
+    frames = train.frames
+    steps_per_epoch = math.ceil(len(train) / train_cfg["batch_size"])
+    total_steps = steps_per_epoch * train_cfg["epochs"]
+    augment = train_cfg["spec_augment"] or {}
+    best_cer, best_state, curves, step = math.inf, None, [], 0
+    for epoch in range(1, train_cfg["epochs"] + 1):
+        model.train()
+        started, losses = time.perf_counter(), []
+        shortest_first = epoch == 1 and train_cfg["sortagrad"]
+        for index in length_batches(frames, train_cfg["batch_size"], train_cfg["bucket_frames"], rng, shortest_first):
+            specs, lengths, targets, target_lengths = collate(train, index, device)
+            if augment:
+                specs = spec_augment(specs, augment)
+            log_probs, out_lengths = model(specs, lengths)
+            # CTC on the CPU: its CUDA backward has no deterministic implementation.
+            loss = ctc(log_probs.float().cpu(), targets, out_lengths.cpu(), target_lengths)
+            lr = learning_rate(step, total_steps, train_cfg)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), train_cfg["grad_clip"])
+            optimizer.step()
+            losses.append(loss.item())
+            step += 1
+        scores = evaluate(model, dev, train_cfg["eval_batch_size"], device)
+        row = {"epoch": epoch, "train_loss": round(float(np.mean(losses)), 6), "dev_cer": round(scores["cer"], 6),
+               "dev_wer": round(scores["wer"], 6), "lr": round(lr, 8)}
+        curves.append(row)  # no timings in the curves: they are an output and must not vary
+        if on_epoch:
+            on_epoch({**row, "epoch_seconds": round(time.perf_counter() - started, 2)})
+        if scores["cer"] < best_cer:
+            best_cer, best_state = scores["cer"], copy.deepcopy(model.state_dict())
+    model.load_state_dict(best_state)
+    return freeze(model), curves
+
+
+def unseen_speaker_mask(test: pd.DataFrame, train: pd.DataFrame) -> np.ndarray:
+    """True for test utterances whose speaker never occurs in train."""
+    return ~test["speaker"].astype(str).isin(set(train["speaker"].astype(str))).to_numpy()
+
+
+def resolve_paths(frame: pd.DataFrame, root: str | Path) -> pd.DataFrame:
+    """Manifest paths are relative to the project root (absolute ones stay as they are)."""
+    return frame.assign(path=[str(Path(root) / p) for p in frame["path"]])
+
+
+def count_parameters(model: torch.nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def pretrain_content(speech: pd.DataFrame, front_end: FrontEnd, cfg: dict, seed: int,
+                     on_epoch: Callable[[dict], None] | None = None) -> tuple[ContentEncoder, dict, list[dict]]:
+    """The whole `pretrain_content` job on a speech manifest (utt_id, path, transcript, speaker,
+    split, seconds): load, train, pick the best dev epoch, score test. Returns (frozen model,
+    metrics, curves). Test speakers absent from train are the "unseen speaker" set."""
+    device = pick_device(cfg["device"])
+    parts = split_manifest(speech, cfg["train"])
+    started = time.perf_counter()
+    data = {name: load_utterances(part, front_end) for name, part in parts.items()}
+    model, curves = train_content_encoder(data["train"], data["dev"], front_end, cfg["model"], cfg["train"],
+                                          seed, device, on_epoch)
+    train_seconds = time.perf_counter() - started
+    batch = cfg["train"]["eval_batch_size"]
+    unseen = unseen_speaker_mask(parts["test"], parts["train"])
+    dev, test = evaluate(model, data["dev"], batch, device), evaluate(model, data["test"], batch, device)
+    unseen_scores = evaluate(model, data["test"], batch, device, keep=unseen) if unseen.any() else None
+    seen_scores = evaluate(model, data["test"], batch, device, keep=~unseen) if (~unseen).any() else None
+    best = min(curves, key=lambda row: (row["dev_cer"], row["epoch"]))
+    metrics = {
+        "dev_cer": round(dev["cer"], 6), "dev_wer": round(dev["wer"], 6),
+        "test_cer": round(test["cer"], 6), "test_wer": round(test["wer"], 6),
+        "test_unseen_speaker_cer": round(unseen_scores["cer"], 6) if unseen_scores else None,
+        "test_unseen_speaker_wer": round(unseen_scores["wer"], 6) if unseen_scores else None,
+        "test_seen_speaker_cer": round(seen_scores["cer"], 6) if seen_scores else None,
+        "params": count_parameters(model), "best_epoch": best["epoch"], "device": device.type,
+        "utterances": {name: len(part) for name, part in parts.items()},
+        "test_unseen_speaker_utterances": int(unseen.sum()),
+        "train_audio_hours": round(float(parts["train"]["seconds"].sum()) / 3600, 4),
+        "train_seconds": round(train_seconds, 1),  # load + train; the one figure that varies run to run
+    }
+    return model.cpu(), metrics, curves
