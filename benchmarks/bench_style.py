@@ -1,0 +1,106 @@
+"""Style encoder speed: batched triplet training vs the original's batch-size-1 loop, and one
+forward + backward through the encoder (what each generation step pays).
+
+Both loops train the same model (params.yaml `style`) on the same synthetic spectrograms with the
+same sampler; throughput counts segments embedded per second (forward + backward + step).
+- ours: `triplet_step` as the training loop runs it (batch_size + other_anchors anchors, K
+  negatives each, random crops of crop_frames);
+- original: one triplet a step (1 anchor, 1 positive, 4 negatives, max-over-negatives hinge), each
+  segment its own forward of the whole 10 s segment, as the original notebook;
+- batch-1 on crops: the original loop on our crops, to show what batching alone buys.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+
+from pipeline.audio import FrontEnd
+from pipeline.losses import TripletLoss
+from pipeline.models.style_encoder import StyleEncoder, StyleEncoderConfig
+from pipeline.params import load_params
+from pipeline.training.style import Segments, TripletSampler, random_crops, triplet_step
+
+GENRES = ["hip-hop", "rock", "metal", "pop", "electronic", "classical", "jazz", "country-folk", "ambient-newage", "world"]
+SEGMENT_FRAMES = 1001  # 10 s at hop 160, 16 kHz
+TARGET_SPEEDUP = 10.0
+
+
+def _segments(front_end: FrontEnd, per_genre: int = 6) -> Segments:
+    gen = torch.Generator().manual_seed(0)
+    n = per_genre * len(GENRES)
+    specs = torch.log1p(torch.rand(n, front_end.n_freq, SEGMENT_FRAMES, generator=gen) * 5)
+    genres = np.repeat(GENRES, per_genre)
+    tracks = np.array([f"{g}-{i % 3}" for g, i in zip(genres, range(n))])
+    return Segments(specs, genres, tracks)
+
+
+def _throughput(step, seconds: float = 8.0, warmup: int = 1) -> float:
+    """Segments per second of `step() -> segments done`, over at least `seconds`."""
+    for _ in range(warmup):
+        step()
+    done, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        done += step()
+    return done / (time.perf_counter() - start)
+
+
+def run() -> list[dict]:
+    params = load_params()
+    style, front_end = params["style"], FrontEnd.from_params(params["audio"])
+    data = _segments(front_end)
+    sampler = TripletSampler(data.genres, data.tracks, style["anchor_genre"])
+    rng = np.random.default_rng(0)
+    model = StyleEncoder(StyleEncoderConfig.from_params(style), front_end).train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    loss_fn = TripletLoss.from_params(style)
+    k, crop = int(style["negatives_per_anchor"]), int(style["crop_frames"])
+    n_anchors = int(style["batch_size"]) + int(style["other_anchors"])
+
+    def batched() -> int:
+        anchors = rng.choice(sampler.anchors, n_anchors)  # anchor genre only: same cost per segment
+        loss = triplet_step(model, loss_fn, data, sampler, anchors, k, crop, rng)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        return n_anchors * (2 + k)
+
+    original_loss = TripletLoss(loss_fn.distance, loss_fn.margin, "max_negatives")
+
+    def one_at_a_time(frames: int):
+        def step() -> int:
+            anchor = rng.choice(sampler.anchors, 1)
+            positive, negatives = sampler.complete(anchor, 4, rng)
+            indices = np.concatenate([anchor, positive, negatives[0]])
+            emb = torch.cat([model(random_crops(data.spectrograms, indices[i:i + 1], frames, rng)) for i in range(6)])
+            loss = original_loss(emb[:1], emb[1:2], emb[None, 2:])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            return 6
+        return step
+
+    ours = _throughput(batched)
+    original = _throughput(one_at_a_time(SEGMENT_FRAMES))
+    batch1_crops = _throughput(one_at_a_time(crop))
+
+    # One generation step: gradient of the embedding w.r.t. a 10 s spectrogram, frozen encoder.
+    model.eval()
+    spec = data.spectrograms[:1].clone().requires_grad_(True)
+    times = []
+    for _ in range(6):
+        start = time.perf_counter()
+        model(spec).sum().backward()
+        times.append(time.perf_counter() - start)
+    step_s = float(np.median(times[1:]))
+
+    speedup = ours / original
+    return [
+        {"benchmark": "style train, batched (ours)", "value": ours, "unit": "segments/s", "target": "", "ok": None},
+        {"benchmark": "style train, batch 1, 10 s (original)", "value": original, "unit": "segments/s", "target": "", "ok": None},
+        {"benchmark": "style train, batch 1, our crops", "value": batch1_crops, "unit": "segments/s", "target": "", "ok": None},
+        {"benchmark": "style train speed-up vs original", "value": speedup, "unit": "x",
+         "target": f">= {TARGET_SPEEDUP:g}x", "ok": speedup >= TARGET_SPEEDUP},
+        {"benchmark": "style encoder fwd+bwd, one 10 s spectrogram", "value": step_s, "unit": "s", "target": "", "ok": None},
+    ]
