@@ -5,7 +5,6 @@ FLAC, mono, at the front end's sample rate; a clip shorter than one segment yiel
 """
 from __future__ import annotations
 
-import multiprocessing
 import os
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import soundfile as sf
 
 from pipeline.audio import load_audio
 from pipeline.errors import UserError
+from pipeline.parallel import fork_pool
 from pipeline.fileio import project_path
 
 
@@ -58,7 +58,7 @@ def cut_clips(subset: pd.DataFrame, out_dir: str | Path, sample_rate: int, secon
     workers = workers or min(len(jobs), os.cpu_count() or 1) or 1
     if workers > 1:
         # Ordered map: the manifest order never depends on scheduling.
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
+        with fork_pool(workers) as pool:
             results = pool.map(_cut_one, jobs, chunksize=4)
     else:
         results = [_cut_one(job) for job in jobs]

@@ -16,7 +16,6 @@ clip is missing on disk and one is garbage bytes, as in the real corpus.
 """
 from __future__ import annotations
 
-import multiprocessing
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +26,7 @@ import soundfile as sf
 
 from pipeline.data import music_synth as ms
 from pipeline.errors import UserError
+from pipeline.parallel import fork_pool
 from pipeline.fileio import atomic_path
 
 # The 188 tag columns of the real annotations_final.csv, in its order.
@@ -1394,7 +1394,7 @@ def build_embedded_mtat(root: str | Path, cfg: dict, sample_rate: int, seed: int
         # longest tracks first keeps both workers busy to the end
         jobs.sort(key=lambda j: -len(j["clips"]))
         if cfg["workers"] > 1 and len(jobs) > 1:
-            with multiprocessing.get_context("fork").Pool(min(cfg["workers"], len(jobs))) as pool:
+            with fork_pool(min(cfg["workers"], len(jobs))) as pool:
                 for _ in pool.imap_unordered(_synthesise_track, jobs):
                     pass
         else:

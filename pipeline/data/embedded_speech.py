@@ -13,7 +13,6 @@ untouched library state: the same params give the same bytes whatever the worker
 from __future__ import annotations
 
 import ctypes
-import multiprocessing
 import os
 import tempfile
 from pathlib import Path
@@ -22,6 +21,7 @@ import numpy as np
 
 from pipeline.audio import resample, save_audio
 from pipeline.errors import UserError
+from pipeline.parallel import fork_pool
 from pipeline.fileio import atomic_path
 
 # --- vocabulary --------------------------------------------------------------------------------
@@ -338,8 +338,7 @@ def _synthesise_chapter(job: tuple) -> list[float]:
 
 def _run_fresh(function, jobs: list, workers: int) -> list:
     """Map `function` over `jobs`, each in a freshly forked child (see the module docstring)."""
-    context = multiprocessing.get_context("fork")
-    with context.Pool(max(1, min(workers, len(jobs))), maxtasksperchild=1) as pool:
+    with fork_pool(max(1, min(workers, len(jobs))), maxtasksperchild=1) as pool:
         return pool.map(function, jobs, chunksize=1)
 
 
