@@ -3,6 +3,9 @@ hip-hop folders, the other genres balanced up to `size`, broken audio skipped, a
 valid / test split by track so no track is in two splits."""
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -39,15 +42,30 @@ def audio_is_readable(path: str | Path) -> bool:
     """True when the file exists and decodes to at least one sample (catches missing, 0-byte,
     truncated and garbage files, as in the real corpus)."""
     try:
-        info = sf.info(str(path))
-        if info.frames <= 0:
-            return False
-        with sf.SoundFile(str(path)) as audio:
-            for _ in audio.blocks(blocksize=1 << 16, dtype="float32"):
-                pass
+        with _quiet_stderr():  # libmpg123 prints a line per bad frame: the clip is counted instead
+            info = sf.info(str(path))
+            if info.frames <= 0:
+                return False
+            with sf.SoundFile(str(path)) as audio:
+                for _ in audio.blocks(blocksize=1 << 16, dtype="float32"):
+                    pass
         return True
     except (sf.LibsndfileError, RuntimeError, ValueError, OSError):
         return False
+
+
+@contextlib.contextmanager
+def _quiet_stderr():
+    """Send file descriptor 2 (where C libraries write) to /dev/null for the duration."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def extra_clips(folders: list[str], genre: str) -> pd.DataFrame:
