@@ -55,7 +55,9 @@ def test_subset_keeps_all_hiphop_balances_others_and_skips_broken():
     subset, stats = build_subset(clips, cfg, seed=0, is_readable=lambda p: p not in broken)
     counts = subset["genre"].value_counts()
     assert counts["hip-hop"] == 17  # every readable hip-hop clip
-    assert all(counts[g] == 10 for g in CFG["priority"] if g != "hip-hop")
+    assert len(subset) == cfg["size"]  # the other genres fill the subset up to `size`...
+    others = counts.drop("hip-hop")
+    assert len(others) == 9 and others.max() - others.min() <= 1  # ...balanced within one clip
     assert "5" not in set(subset["clip_id"])
     assert stats["broken_clips_skipped"] >= 1 and "5" in stats["broken_clip_ids"]
     assert stats["untagged_clips_dropped"] == 1
