@@ -1,8 +1,8 @@
 """MLflow tracking for every stage: one run per stage execution, tagged with the DVC stage.
 
-Store: `$MLFLOW_TRACKING_URI` when set, else `sqlite:///<root>/mlflow.db` where root is
-`$DVC_ROOT` (set by DVC for stage commands) or the current folder. The store is never a DVC output
-and never in git.
+Store: `$MLFLOW_TRACKING_URI` when set, else `sqlite:///<root>/mlflow.db` with artifacts in
+`<root>/mlartifacts/`, where root is `$DVC_ROOT` (set by DVC for stage commands) or the current
+folder. The store is never a DVC output and never in git.
 """
 from __future__ import annotations
 
@@ -15,11 +15,25 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 
 
+def project_root() -> Path:
+    return Path(os.environ.get("DVC_ROOT") or Path.cwd()).resolve()
+
+
 def tracking_uri() -> str:
     if os.environ.get("MLFLOW_TRACKING_URI"):
         return os.environ["MLFLOW_TRACKING_URI"]
-    root = Path(os.environ.get("DVC_ROOT") or Path.cwd()).resolve()
-    return f"sqlite:///{root / 'mlflow.db'}"
+    return f"sqlite:///{project_root() / 'mlflow.db'}"
+
+
+def use_store(mlflow_module, experiment: str) -> None:
+    """Point MLflow at `tracking_uri()` and select `experiment`, creating it when missing. With
+    the default store its artifacts go to `<root>/mlartifacts` (MLflow's own default would be
+    `./mlruns` under whatever folder the command ran in); a user's store keeps its own rules."""
+    default_store = not os.environ.get("MLFLOW_TRACKING_URI")  # read first: set_tracking_uri exports it
+    mlflow_module.set_tracking_uri(tracking_uri())
+    if default_store and mlflow_module.get_experiment_by_name(experiment) is None:
+        mlflow_module.create_experiment(experiment, artifact_location=(project_root() / "mlartifacts").as_uri())
+    mlflow_module.set_experiment(experiment)
 
 
 def flatten(params: dict, prefix: str = "") -> dict:
@@ -62,8 +76,7 @@ def stage_run(stage: str, params: dict, experiment: str = "fake-rapper-helper"):
     """
     import mlflow
 
-    mlflow.set_tracking_uri(tracking_uri())
-    mlflow.set_experiment(experiment)
+    use_store(mlflow, experiment)
     tags = {"dvc_stage": stage}
     if os.environ.get("DVC_EXP_NAME"):
         tags["dvc_exp_name"] = os.environ["DVC_EXP_NAME"]

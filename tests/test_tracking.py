@@ -1,0 +1,55 @@
+"""The MLflow helper every stage logs through: where the store is, and what a run holds."""
+from pathlib import Path
+
+import pytest
+
+from pipeline.tracking import flatten, stage_run, tracking_uri
+
+
+def test_store_follows_mlflow_uri_then_dvc_root_then_cwd(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("DVC_ROOT", raising=False)
+    assert tracking_uri() == f"sqlite:///{tmp_path.resolve() / 'mlflow.db'}"
+    monkeypatch.setenv("DVC_ROOT", str(tmp_path / "repo"))
+    assert tracking_uri() == f"sqlite:///{(tmp_path / 'repo').resolve() / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:///elsewhere.db")
+    assert tracking_uri() == "sqlite:///elsewhere.db"
+
+
+def test_flatten_nests_with_dots():
+    assert flatten({"a": {"b": 1, "c": {"d": [1, 2]}}, "e": "x"}) == {"a.b": 1, "a.c.d": [1, 2], "e": "x"}
+
+
+def test_stage_run_logs_params_metrics_artifacts_and_the_stage_tag(tmp_path, monkeypatch):
+    import mlflow
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'store.db'}")
+    monkeypatch.setenv("DVC_EXP_NAME", "exp-test")
+    monkeypatch.chdir(tmp_path)
+    artifact = Path("report.json")
+    artifact.write_text("{}")
+    with stage_run("build_subset", {"size": 60, "genres": {"rock": ["rock"]}}, experiment="tests") as run:
+        run.log_metrics({"clips": 60, "nested": {"ok": 0.5}, "label": "skipped", "flag": True})
+        run.log_metrics({"loss": 1.5}, step=3)
+        run.log_artifact(artifact)
+    runs = mlflow.search_runs(experiment_names=["tests"], output_format="list")
+    assert len(runs) == 1
+    data = runs[0].data
+    assert data.tags["dvc_stage"] == "build_subset" and data.tags["dvc_exp_name"] == "exp-test"
+    assert data.params == {"size": "60", "genres.rock": "['rock']"}
+    assert data.metrics == {"clips": 60.0, "nested.ok": 0.5, "loss": 1.5}  # strings and booleans are not metrics
+    artifacts = mlflow.artifacts.list_artifacts(run_id=runs[0].info.run_id)
+    assert [a.path for a in artifacts] == ["report.json"]
+
+
+def test_a_failing_stage_marks_its_run_failed(tmp_path, monkeypatch):
+    import mlflow
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'store.db'}")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(RuntimeError):
+        with stage_run("train_style", {}, experiment="tests"):
+            raise RuntimeError("boom")
+    (run,) = mlflow.search_runs(experiment_names=["tests"], output_format="list")
+    assert run.info.status == "FAILED"
