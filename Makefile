@@ -8,6 +8,8 @@ STAMP := $(VENV)/.installed
 export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := 1
 export DVC_NO_ANALYTICS := 1
+# DVC runs each stage's `python -m stages.<name>` through the shell: it must find the venv's python.
+export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .PHONY: venv repro test test-all bench clean
 
