@@ -11,13 +11,7 @@ from pipeline.losses import DISTANCES, MININGS, TripletLoss, triplet_loss
 MARGIN = {"cosine": 0.5, "l2": 5.0}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: one thread is faster, and immune to spinning against a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _batch(separated: bool, distance: str):

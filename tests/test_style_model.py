@@ -13,13 +13,7 @@ from pipeline.models.style_encoder import (Block, StyleEncoder, StyleEncoderConf
 TINY_BLOCKS = (Block("conv", 4, (4, 2)), Block("res", 4, (2, 2)), Block("conv", 8, (4, 4)))
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: one thread is faster, and immune to spinning against a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def tiny_encoder(**overrides) -> StyleEncoder:

@@ -8,7 +8,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
-import torch
 import yaml
 
 from pipeline.evaluation.style import centroid_scores, style_metrics
@@ -20,13 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TONES = {"hip-hop": 110.0, "rock": 440.0, "jazz": 1200.0}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: one thread is faster, and immune to spinning against a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _project(tmp_path: Path, monkeypatch) -> Path:

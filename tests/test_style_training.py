@@ -14,13 +14,7 @@ from pipeline.training.style import (Segments, TripletSampler, _masks, random_cr
 GENRES = ["hip-hop", "rock", "jazz", "pop"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: one thread is faster, and immune to spinning against a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def tiny_style(**overrides) -> dict:

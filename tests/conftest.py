@@ -1,0 +1,13 @@
+"""Shared fixtures."""
+import pytest
+import torch
+
+
+@pytest.fixture()
+def one_torch_thread():
+    """Tiny tensors: one thread is faster, and immune to spinning against a busy machine.
+    Modules opt in with `pytestmark = pytest.mark.usefixtures("one_torch_thread")`."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
