@@ -11,7 +11,7 @@ from pipeline.models.content_encoder import (ALPHABET, BLANK, ContentEncoder, en
 from pipeline.training.content import error_rate, learning_rate, length_batches
 
 TINY = {"conv_channels": [4, 4], "conv_kernels": [[41, 11], [21, 11]], "conv_strides": [[2, 2], [2, 1]], "head_stride": 1,
-        "rnn_hidden": 16, "rnn_layers": 2, "content_layers": [1, 2]}
+        "rnn_type": "gru", "rnn_hidden": 16, "rnn_layers": 2, "content_layers": [1, 2]}
 
 
 def one_hot_path(path: list[int], classes: int = len(ALPHABET) + 1) -> torch.Tensor:
