@@ -24,7 +24,7 @@ CORPUS = {
     "pitches": [40, 60], "rates": [175], "vocabulary_size": 500, "min_words": 2, "max_words": 4, "end_silence_seconds": 0.1,
 }
 SMALL_MODEL = {"conv_channels": [8, 8], "conv_kernels": [[41, 11], [21, 11]], "conv_strides": [[2, 2], [2, 1]], "head_stride": 1,
-               "rnn_hidden": 64, "rnn_layers": 1, "content_layers": [2]}
+               "rnn_type": "gru", "rnn_hidden": 64, "rnn_layers": 1, "content_layers": [2]}
 TRAIN = {"epochs": 1, "batch_size": 4, "eval_batch_size": 8, "bucket_frames": 50, "sortagrad": False, "lr": 3e-3, "weight_decay": 0.0,
          "warmup_fraction": 0.05, "final_lr_fraction": 0.1, "grad_clip": 5.0, "spec_augment": None,
          "max_seconds": 20, "max_train_utterances": None}
@@ -108,8 +108,13 @@ def test_stage_runs_in_the_tiny_profile_and_transcribe_uses_its_model(project, s
 
     assert stage() == 0
     metrics = yaml.safe_load((project / "metrics" / "content.json").read_text())
-    for key in ("dev_cer", "dev_wer", "test_cer", "test_wer", "test_unseen_speaker_cer", "params", "train_seconds"):
+    for key in ("dev_cer", "dev_wer", "test_cer", "test_wer", "test_unseen_speaker_cer", "test_all_cer", "params", "train_seconds"):
         assert metrics[key] is not None
+    # the corpus's test split: unseen sentences by training speakers, plus a speaker never heard
+    assert metrics["test_utterances"] + metrics["test_unseen_speaker_utterances"] == metrics["test_all_utterances"]
+    assert metrics["test_utterances"] > 0 and metrics["test_unseen_speaker_utterances"] > 0
+    assert min(metrics["test_cer"], metrics["test_unseen_speaker_cer"]) <= metrics["test_all_cer"] \
+        <= max(metrics["test_cer"], metrics["test_unseen_speaker_cer"])
     curves = pd.read_csv(project / "metrics" / "content_curves.csv")
     assert list(curves.columns[:3]) == ["epoch", "train_loss", "dev_cer"] and len(curves) >= 1
     model = load_content_encoder(project / "models" / "content_encoder.pt")
