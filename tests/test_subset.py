@@ -113,3 +113,18 @@ def test_audio_is_readable_detects_missing_empty_and_garbage(tmp_path):
     assert not audio_is_readable(tmp_path / "missing.mp3")
     assert not audio_is_readable(empty)
     assert not audio_is_readable(garbage)
+
+
+def test_split_spreads_each_subgenre_over_the_splits():
+    """World: 10 `indian` tracks and 10 `spanish` ones. Test and valid take tracks of both, in
+    proportion, whatever the seed: a held-out split of one sub-genre would measure only it."""
+    from pipeline.data.subset import split_by_track, subgenre_of
+
+    assert subgenre_of(["guitar", "spanish", "world"], CFG["genres"]["world"]) == "spanish"
+    assert subgenre_of(["guitar"], CFG["genres"]["world"]) == ""
+    tracks = [f"{sub}-{i}" for sub in ("indian", "spanish") for i in range(10)]
+    frame = pd.DataFrame({"track": tracks, "genre": "world", "subgenre": [t.split("-")[0] for t in tracks]})
+    for seed in range(5):
+        split = split_by_track(frame, valid_fraction=0.2, test_fraction=0.2, seed=seed)
+        counts = pd.crosstab(frame["subgenre"], split)
+        assert (counts["test"] == 2).all() and (counts["valid"] == 2).all() and (counts["train"] == 6).all()

@@ -77,8 +77,8 @@ def extra_clips(folders: list[str], genre: str) -> pd.DataFrame:
             raise UserError(f"subset.extra_hiphop_dirs: {folder} is not a folder")
         for path in sorted(p for p in folder.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES):
             name = f"extra/{folder.name}/{path.relative_to(folder).with_suffix('').as_posix()}"
-            rows.append({"clip_id": name, "path": str(path.resolve()), "track": name, "genre": genre})
-    return pd.DataFrame(rows, columns=["clip_id", "path", "track", "genre"])
+            rows.append({"clip_id": name, "path": str(path.resolve()), "track": name, "genre": genre, "subgenre": ""})
+    return pd.DataFrame(rows, columns=["clip_id", "path", "track", "genre", "subgenre"])
 
 
 def quotas(available: dict[str, int], total: int) -> dict[str, int]:
@@ -96,20 +96,42 @@ def quotas(available: dict[str, int], total: int) -> dict[str, int]:
     return quota
 
 
+def subgenre_of(tags: list[str], genre_tags: list[str]) -> str:
+    """The first tag of the genre's list (params order) that the clip carries, e.g. `spanish` for
+    a world clip: the sub-genre the split stratifies on. Clips without one (user folders) get ''."""
+    tagset = set(tags)
+    return next((t for t in genre_tags if t in tagset), "")
+
+
 def split_by_track(frame: pd.DataFrame, valid_fraction: float, test_fraction: float, seed: int) -> pd.Series:
-    """Assign each track (all its clips) to one split, stratified by the track's main genre, so
-    every split sees every genre and no track is in two splits."""
+    """Assign each track (all its clips) to one split, so no track is in two splits, stratified
+    by genre and, within a genre, by sub-genre (`frame["subgenre"]` when present): a genre's
+    tracks are ordered sub-genre by sub-genre (shuffled within each), and the test and valid
+    tracks are taken at evenly spaced positions of that order, so every split sees each sub-genre
+    in proportion (a world test split of only `spanish` tracks would measure one sub-genre)."""
     rng = np.random.default_rng(seed)
-    track_genre = frame.groupby("track")["genre"].agg(lambda g: g.value_counts().sort_index().idxmax())
+    frame = frame if "subgenre" in frame else frame.assign(subgenre="")
+
+    def main(values: pd.Series) -> str:  # the most common value, ties by name
+        return values.value_counts().sort_index().idxmax()
+
+    tracks = frame.groupby("track").agg(genre=("genre", main), subgenre=("subgenre", main))
     split_of_track = {}
-    for genre in sorted(track_genre.unique()):
-        tracks = sorted(track_genre.index[track_genre == genre])
-        tracks = [tracks[i] for i in rng.permutation(len(tracks))]
-        n = len(tracks)
+    for genre in sorted(tracks["genre"].unique()):
+        of_genre = tracks[tracks["genre"] == genre]
+        ordered = []
+        for subgenre in sorted(of_genre["subgenre"].unique()):
+            names = sorted(of_genre.index[of_genre["subgenre"] == subgenre])
+            ordered += [names[i] for i in rng.permutation(len(names))]
+        n = len(ordered)
         n_test = max(1, round(test_fraction * n)) if n >= 3 and test_fraction > 0 else 0
         n_valid = max(1, round(valid_fraction * n)) if n >= 3 and valid_fraction > 0 else 0
-        for i, track in enumerate(tracks):
-            split_of_track[track] = "test" if i < n_test else "valid" if i < n_test + n_valid else "train"
+        n_held = n_test + n_valid
+        split_of_track.update({track: "train" for track in ordered})
+        for i in range(n_held):
+            # evenly spaced positions; test and valid spread evenly among them
+            is_test = (i + 1) * n_test // n_held != i * n_test // n_held
+            split_of_track[ordered[int((i + 0.5) * n / n_held)]] = "test" if is_test else "valid"
     return frame["track"].map(split_of_track)
 
 
@@ -120,7 +142,9 @@ def build_subset(clips: pd.DataFrame, cfg: dict, seed: int, is_readable=audio_is
     anchor = cfg["anchor_genre"]
     labelled = clips.assign(genre=[genre_of(t, cfg["genres"], cfg["priority"]) for t in clips["tags"]])
     untagged = int(labelled["genre"].isna().sum())
-    labelled = labelled.dropna(subset=["genre"])[["clip_id", "path", "track", "genre"]]
+    labelled = labelled.dropna(subset=["genre"])
+    labelled = labelled.assign(subgenre=[subgenre_of(t, cfg["genres"][g]) for t, g in zip(labelled["tags"], labelled["genre"])])
+    labelled = labelled[["clip_id", "path", "track", "genre", "subgenre"]]
     labelled = labelled.assign(clip_id=labelled["clip_id"].astype(str))
     labelled = pd.concat([labelled, extra_clips(cfg.get("extra_hiphop_dirs") or [], anchor)], ignore_index=True)
 
