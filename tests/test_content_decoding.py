@@ -1,12 +1,14 @@
 """Content encoder pieces on hand-made cases: text encoding, greedy CTC decoding, CER / WER,
 exact padded batches, batching and the learning-rate schedule."""
+import contextlib
+
 import numpy as np
 import pytest
 import torch
 
 from pipeline.audio import FrontEnd
 from pipeline.errors import UserError
-from pipeline.models.content_encoder import (ALPHABET, BLANK, ContentEncoder, encode_text, freeze,
+from pipeline.models.content_encoder import (ALPHABET, BLANK, ContentEncoder, encode_text, freeze, input_gradient_mode,
                                              greedy_decode, reverse_within_lengths)
 from pipeline.training.content import error_rate, learning_rate, length_batches
 
@@ -91,6 +93,19 @@ def test_content_features_are_the_chosen_conv_maps_and_pass_gradients_to_the_inp
     second.pow(2).mean().backward()
     assert spectrogram.grad is not None and spectrogram.grad.abs().sum() > 0
     assert all(p.grad is None for p in model.parameters())
+
+
+def test_input_gradient_mode_gives_the_same_gradient():
+    """It only swaps oneDNN's conv kernels for ATen's: same maps, same gradient (to float error)."""
+    model = freeze(ContentEncoder(FrontEnd(), **TINY))
+    base = torch.rand(1, 161, 300)
+    grads = []
+    for fast in (False, True):
+        spectrogram = base.clone().requires_grad_(True)
+        with input_gradient_mode() if fast else contextlib.nullcontext():
+            model.content_features(spectrogram)[-1].pow(2).mean().backward()
+        grads.append(spectrogram.grad)
+    torch.testing.assert_close(grads[1], grads[0], rtol=1e-4, atol=1e-6)
 
 
 def test_bad_model_config_is_a_user_error():
