@@ -24,18 +24,15 @@ def main() -> int:
         if valid_clips.empty:
             print("train_style: no valid split (tiny corpus?): keeping the last epoch")
         valid = load_segments(valid_clips, front_end) if not valid_clips.empty else None
-        model, curves = train_style_encoder(train, valid, style, front_end, params["seed"],
+        model, curves, best_epoch = train_style_encoder(train, valid, style, front_end, params["seed"],
                                             on_epoch=lambda row: run.log_metrics(row, step=row["epoch"]))
         save_style_encoder(model, "models/style_encoder.pt")
         write_csv("metrics/style_curves.csv", curves)
-        # the epoch train_style_encoder kept (same rule)
-        score = (curves["valid_triplet_accuracy"] + curves["valid_genre_triplet_accuracy"]).round(6)
-        best = curves.assign(score=score).sort_values(["score", "valid_loss", "epoch"], ascending=[False, True, True]).iloc[0] \
-            if valid is not None else curves.iloc[-1]
-        run.log_metrics({"best_epoch": int(best["epoch"]), "best_valid_triplet_accuracy": float(best["valid_triplet_accuracy"]),
+        best = curves.set_index("epoch").loc[best_epoch]
+        run.log_metrics({"best_epoch": best_epoch, "best_valid_triplet_accuracy": float(best["valid_triplet_accuracy"]),
                          "train_segments": len(train), "valid_segments": len(valid_clips)})
         run.log_artifact(Path("metrics/style_curves.csv"))
-    print(f"train_style: {len(curves)} epochs, best epoch {int(best['epoch'])} "
+    print(f"train_style: {len(curves)} epochs, best epoch {best_epoch} "
           f"(valid triplet accuracy {best['valid_triplet_accuracy']:.3f}), q = {model.q:.3f}")
     return 0
 

@@ -119,13 +119,16 @@ def test_triplet_scores():
 def test_training_learns_and_is_deterministic(tmp_path):
     train, valid = tiny_segments(np.random.default_rng(0)), tiny_segments(np.random.default_rng(1))
     style = tiny_style(epochs=3)
-    model, curves = train_style_encoder(train, valid, style, FrontEnd(), seed=0)
+    model, curves, best_epoch = train_style_encoder(train, valid, style, FrontEnd(), seed=0)
     assert list(curves.columns) == ["epoch", "train_loss", "valid_triplet_accuracy", "valid_genre_triplet_accuracy",
                                     "valid_loss", "q"]
     assert curves["epoch"].tolist() == [1, 2, 3]
     assert curves["valid_triplet_accuracy"].max() >= 0.9  # the genres are trivially separable
+    kept = curves.set_index("epoch").loc[best_epoch]
+    assert kept["valid_triplet_accuracy"] + kept["valid_genre_triplet_accuracy"] == pytest.approx(
+        (curves["valid_triplet_accuracy"] + curves["valid_genre_triplet_accuracy"]).max(), abs=1e-6)
     assert not model.training
-    again, curves_again = train_style_encoder(train, valid, style, FrontEnd(), seed=0)
+    again, curves_again, _ = train_style_encoder(train, valid, style, FrontEnd(), seed=0)
     save_style_encoder(model, tmp_path / "a.pt")
     save_style_encoder(again, tmp_path / "b.pt")
     assert (tmp_path / "a.pt").read_bytes() == (tmp_path / "b.pt").read_bytes()
@@ -136,8 +139,8 @@ def test_training_learns_and_is_deterministic(tmp_path):
 def test_training_runs_every_mining_without_valid(mining):
     train = tiny_segments(np.random.default_rng(0))
     style = tiny_style(epochs=1, mining=mining, loss="l2", margin=5.0, other_anchors=0)
-    model, curves = train_style_encoder(train, None, style, FrontEnd(), seed=0)
-    assert len(curves) == 1 and curves["valid_triplet_accuracy"].isna().all()
+    model, curves, best_epoch = train_style_encoder(train, None, style, FrontEnd(), seed=0)
+    assert len(curves) == 1 and curves["valid_triplet_accuracy"].isna().all() and best_epoch == 1  # no valid: the last
     assert np.isfinite(curves["train_loss"]).all()
 
 

@@ -195,9 +195,9 @@ def triplet_step(model: StyleEncoder, loss_fn: TripletLoss, train: Segments, sam
 
 
 def train_style_encoder(train: Segments, valid: Segments | None, style: dict, front_end: FrontEnd, seed: int,
-                        on_epoch=None) -> tuple[StyleEncoder, pd.DataFrame]:
-    """Train from the `style` params section; returns the best-on-valid model (eval mode) and the
-    per-epoch curves. With no valid split (`valid` None: a tiny corpus) the last epoch is kept and
+                        on_epoch=None) -> tuple[StyleEncoder, pd.DataFrame, int]:
+    """Train from the `style` params section; returns the best-on-valid model (eval mode), the
+    per-epoch curves and the epoch kept. With no valid split (`valid` None: a tiny corpus) the last epoch is kept and
     the valid columns are empty. `on_epoch(row: dict)` is called after each epoch (MLflow logging)."""
     seed_everything(seed)
     rng = np.random.default_rng(seed)
@@ -221,7 +221,7 @@ def train_style_encoder(train: Segments, valid: Segments | None, style: dict, fr
     steps = epochs * len(train_sampler.epoch(batch_size, np.random.default_rng(0)))
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=float(style["lr"]), total_steps=steps,
                                                    pct_start=float(style["warmup_fraction"]))
-    rows, best, best_state = [], None, None
+    rows, best, best_state, best_epoch = [], None, None, None
     for epoch in range(1, epochs + 1):
         model.train()
         losses = []
@@ -245,6 +245,6 @@ def train_style_encoder(train: Segments, valid: Segments | None, style: dict, fr
             on_epoch(row)
         score = (round(accuracy + genre_accuracy, 6), -hinge)
         if valid is None or best is None or score > best:
-            best, best_state = score, copy.deepcopy(model.state_dict())
+            best, best_state, best_epoch = score, copy.deepcopy(model.state_dict()), epoch
     model.load_state_dict(best_state)
-    return model.eval(), pd.DataFrame(rows)
+    return model.eval(), pd.DataFrame(rows), best_epoch
