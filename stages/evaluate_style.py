@@ -4,6 +4,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline.devices import pick_device
 from pipeline.errors import UserError, exit_on_user_error
 from pipeline.evaluation.style import plot_confusion, plot_tsne, style_metrics
 from pipeline.fileio import write_json
@@ -22,7 +23,7 @@ def main() -> int:
     style, seed = section(params, "style"), params["seed"]
     evaluation, distance = style["evaluation"], TripletLoss.from_params(style).distance
     with stage_run("evaluate_style", style, params["tracking"]["experiment"]) as run:
-        model = load_style_encoder("models/style_encoder.pt")
+        model = load_style_encoder("models/style_encoder.pt").to(pick_device(style["device"], "style.device"))
         clips = read_clips("data/clips.csv")
         for split in ("train", "test"):
             if not (clips["split"] == split).any():

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 def tiny_style(**overrides) -> dict:
     style = {
-        "anchor_genre": "hip-hop", "loss": "cosine", "margin": 0.5, "mining": "batch_hard",
+        "device": "cpu", "anchor_genre": "hip-hop", "loss": "cosine", "margin": 0.5, "mining": "batch_hard",
         "negatives_per_anchor": 2, "batch_size": 4, "other_anchors": 2, "epochs": 2, "crop_frames": 16,
         "lr": 3e-3, "warmup_fraction": 0.3, "weight_decay": 1e-4,
         "harmonic": {"n_harmonic": 6, "semitone_scale": 2, "initial_q": 1.0, "learn_q": True,
@@ -116,9 +116,13 @@ def test_triplet_scores():
     assert accuracy == 0.5 and hinge > 0
 
 
-def test_training_learns_and_is_deterministic(tmp_path):
+CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+
+
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=CUDA)])
+def test_training_learns_and_is_deterministic(tmp_path, device):
     train, valid = tiny_segments(np.random.default_rng(0)), tiny_segments(np.random.default_rng(1))
-    style = tiny_style(epochs=3)
+    style = tiny_style(epochs=3, device=device)
     model, curves, best_epoch = train_style_encoder(train, valid, style, FrontEnd(), seed=0)
     assert list(curves.columns) == ["epoch", "train_loss", "valid_triplet_accuracy", "valid_genre_triplet_accuracy",
                                     "valid_loss", "q"]
@@ -127,7 +131,7 @@ def test_training_learns_and_is_deterministic(tmp_path):
     kept = curves.set_index("epoch").loc[best_epoch]
     assert kept["valid_triplet_accuracy"] + kept["valid_genre_triplet_accuracy"] == pytest.approx(
         (curves["valid_triplet_accuracy"] + curves["valid_genre_triplet_accuracy"]).max(), abs=1e-6)
-    assert not model.training
+    assert not model.training and next(model.parameters()).device.type == "cpu"
     again, curves_again, _ = train_style_encoder(train, valid, style, FrontEnd(), seed=0)
     save_style_encoder(model, tmp_path / "a.pt")
     save_style_encoder(again, tmp_path / "b.pt")
@@ -150,3 +154,8 @@ def test_bad_training_params():
         train_style_encoder(train, None, tiny_style(epochs=0), FrontEnd(), seed=0)
     with pytest.raises(UserError, match="style.mining"):
         train_style_encoder(train, None, tiny_style(mining="hardest"), FrontEnd(), seed=0)
+    with pytest.raises(UserError, match="style.device must be auto, cpu or cuda"):
+        train_style_encoder(train, None, tiny_style(device="tpu"), FrontEnd(), seed=0)
+    if not torch.cuda.is_available():
+        with pytest.raises(UserError, match="style.device is cuda but no CUDA device"):
+            train_style_encoder(train, None, tiny_style(device="cuda"), FrontEnd(), seed=0)

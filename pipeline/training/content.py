@@ -19,6 +19,7 @@ import torch
 import torchaudio
 
 from pipeline.audio import FrontEnd, load_audio
+from pipeline.devices import pick_device
 from pipeline.errors import UserError
 from pipeline.models.content_encoder import ContentEncoder, encode_text, freeze, greedy_decode
 
@@ -120,16 +121,6 @@ def spec_augment(batch: torch.Tensor, cfg: dict) -> torch.Tensor:
 
 
 # --- the loop ----------------------------------------------------------------------------------
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name not in ("cpu", "cuda"):
-        raise UserError(f"content.device must be auto, cpu or cuda, got {name!r}")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise UserError("content.device is cuda but no CUDA device is available")
-    return torch.device(name)
-
-
 def learning_rate(step: int, total: int, cfg: dict) -> float:
     """Linear warm-up to `lr`, then cosine decay to `lr * final_lr_fraction`."""
     warmup = max(1, int(total * cfg["warmup_fraction"]))
@@ -243,7 +234,7 @@ def pretrain_content(speech: pd.DataFrame, front_end: FrontEnd, cfg: dict, seed:
     """The whole `pretrain_content` job on a speech manifest (utt_id, path, transcript, speaker,
     split, seconds): load, train, pick the best dev epoch, score test. Returns (frozen model,
     metrics, curves). Test speakers absent from train are the "unseen speaker" set."""
-    device = pick_device(cfg["device"])
+    device = pick_device(cfg["device"], "content.device")
     parts = split_manifest(speech, cfg["train"])
     started = time.perf_counter()
     data = {name: load_utterances(part, front_end) for name, part in parts.items()}

@@ -21,6 +21,7 @@ import pandas as pd
 import torch
 
 from pipeline.audio import FrontEnd, load_audio
+from pipeline.devices import pick_device
 from pipeline.errors import UserError
 from pipeline.losses import TripletLoss, rowwise_distance
 from pipeline.models.style_encoder import StyleEncoder, StyleEncoderConfig
@@ -157,10 +158,12 @@ def random_crops(spectrograms: torch.Tensor, indices: np.ndarray, frames: int, r
 
 @torch.no_grad()
 def embed(model: StyleEncoder, spectrograms: torch.Tensor, batch_size: int) -> torch.Tensor:
-    """(N, F, T) -> (N, D) in eval mode."""
+    """(N, F, T) -> (N, D) in eval mode, on the CPU; batches run on the model's device."""
     was_training = model.training
     model.eval()
-    out = torch.cat([model(spectrograms[i:i + batch_size]) for i in range(0, len(spectrograms), batch_size)])
+    device = next(model.parameters()).device
+    out = torch.cat([model(spectrograms[i:i + batch_size].to(device)).cpu()
+                     for i in range(0, len(spectrograms), batch_size)])
     model.train(was_training)
     return out
 
@@ -188,21 +191,23 @@ def triplet_step(model: StyleEncoder, loss_fn: TripletLoss, train: Segments, sam
     once, return the loss (backward is the caller's)."""
     positives, negatives = sampler.complete(anchors, negatives_per_anchor, rng)
     indices = np.concatenate([anchors, positives, negatives.reshape(-1)])
-    emb = model(random_crops(train.spectrograms, indices, crop_frames, rng))
+    device = next(model.parameters()).device  # segments stay in host memory; only the crops move
+    emb = model(random_crops(train.spectrograms, indices, crop_frames, rng).to(device))
     b = len(anchors)
-    positive_ok, negative_ok = _masks(train.genres, train.tracks, anchors, positives, negatives)
+    positive_ok, negative_ok = (m.to(device) for m in _masks(train.genres, train.tracks, anchors, positives, negatives))
     return loss_fn(emb[:b], emb[b:2 * b], emb[2 * b:].reshape(b, negatives_per_anchor, -1), positive_ok, negative_ok)
 
 
 def train_style_encoder(train: Segments, valid: Segments | None, style: dict, front_end: FrontEnd, seed: int,
                         on_epoch=None) -> tuple[StyleEncoder, pd.DataFrame, int]:
-    """Train from the `style` params section; returns the best-on-valid model (eval mode), the
+    """Train from the `style` params section on `style.device`; returns the best-on-valid model (eval mode, on the CPU), the
     per-epoch curves and the epoch kept. With no valid split (`valid` None: a tiny corpus) the last epoch is kept and
     the valid columns are empty. `on_epoch(row: dict)` is called after each epoch (MLflow logging)."""
     seed_everything(seed)
     rng = np.random.default_rng(seed)
     loss_fn = TripletLoss.from_params(style)
-    model = StyleEncoder(StyleEncoderConfig.from_params(style), front_end)
+    device = pick_device(style["device"], "style.device")
+    model = StyleEncoder(StyleEncoderConfig.from_params(style), front_end).to(device)
     train_sampler = TripletSampler(train.genres, train.tracks, style["anchor_genre"])
     if valid is not None:
         valid_sampler = TripletSampler(valid.genres, valid.tracks, style["anchor_genre"], same_track_fallback=True)
@@ -247,4 +252,4 @@ def train_style_encoder(train: Segments, valid: Segments | None, style: dict, fr
         if valid is None or best is None or score > best:
             best, best_state, best_epoch = score, copy.deepcopy(model.state_dict()), epoch
     model.load_state_dict(best_state)
-    return model.eval(), pd.DataFrame(rows), best_epoch
+    return model.cpu().eval(), pd.DataFrame(rows), best_epoch
