@@ -11,3 +11,10 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(params=["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(),
+                                                                              reason="no CUDA device"))])
+def device(request) -> str:
+    """Each torch device a test should hold on: the CPU always, CUDA when present."""
+    return request.param

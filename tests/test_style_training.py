@@ -116,10 +116,6 @@ def test_triplet_scores():
     assert accuracy == 0.5 and hinge > 0
 
 
-CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
-
-
-@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=CUDA)])
 def test_training_learns_and_is_deterministic(tmp_path, device):
     train, valid = tiny_segments(np.random.default_rng(0)), tiny_segments(np.random.default_rng(1))
     style = tiny_style(epochs=3, device=device)
