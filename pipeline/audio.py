@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import soundfile as sf
@@ -26,23 +27,16 @@ class FrontEnd:
     n_fft: int = 320
     win_length: int = 320
     hop_length: int = 160
-    window: str = "hamming"
-    log: str = "log1p"
+    window: Literal["hamming", "hann"] = "hamming"
+    log: Literal["log1p"] = "log1p"
 
     def __post_init__(self):
         if self.window not in _WINDOWS:
-            raise UserError(f"audio.window must be one of {sorted(_WINDOWS)}, got {self.window!r}")
+            raise ValueError(f"window must be one of {sorted(_WINDOWS)}, got {self.window!r}")
         if self.log != "log1p":
-            raise UserError(f"audio.log must be 'log1p', got {self.log!r}")
-        if not 0 < self.win_length <= self.n_fft or self.hop_length <= 0:
-            raise UserError("audio: need 0 < win_length <= n_fft and hop_length > 0")
-
-    @classmethod
-    def from_params(cls, audio: dict) -> "FrontEnd":
-        unknown = set(audio) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise UserError(f"unknown keys in params audio section: {sorted(unknown)}")
-        return cls(**audio)
+            raise ValueError(f"log must be 'log1p', got {self.log!r}")
+        if self.sample_rate <= 0 or not 0 < self.win_length <= self.n_fft or self.hop_length <= 0:
+            raise ValueError("need sample_rate > 0, 0 < win_length <= n_fft and hop_length > 0")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -109,8 +103,8 @@ class GriffinLim(torch.nn.Module):
 
 def load_audio(path: str | Path, sample_rate: int) -> np.ndarray:
     """Read any file libsndfile reads (WAV, FLAC, MP3, OGG...), mix down to mono, resample to
-    `sample_rate`. Returns float32 samples in [-1, 1]. Unreadable or empty files raise
-    UserError."""
+    `sample_rate`. Returns float32 samples in [-1, 1]. Unreadable or empty files, and files with
+    NaN or infinite samples, raise UserError."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"no such audio file: {path}")
@@ -120,6 +114,8 @@ def load_audio(path: str | Path, sample_rate: int) -> np.ndarray:
         raise UserError(f"cannot read audio {path}: {err}") from None
     if data.size == 0:
         raise UserError(f"audio file {path} is empty")
+    if not np.isfinite(data).all():
+        raise UserError(f"audio file {path} has NaN or infinite samples")
     mono = data.mean(axis=1)
     return resample(mono, rate, sample_rate)
 

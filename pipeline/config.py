@@ -1,0 +1,444 @@
+"""`params.yaml`, strictly: one frozen dataclass per section, built by one converter.
+
+An unknown key (`content.model.rnn_hiden`), a value of the wrong type or one out of range is a
+`ConfigError` naming the dotted key, raised by `load_params` before a stage does any work; stages
+and the CLI print it as one `error:` line and exit 2. Lists in YAML become tuples, so a config is
+hashable and can't be changed by accident; `to_dict` gives plain YAML-like data back (MLflow
+params, checkpoints).
+
+    params = load_params()            # Params
+    params.content.train.lr           # 0.006
+    parse(StyleConfig, {...}, "style")  # one section from a dict (tests, checkpoints)
+"""
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Optional
+
+import yaml
+
+from pipeline.audio import FrontEnd
+from pipeline.errors import UserError
+
+Device = Literal["auto", "cpu", "cuda"]
+Source = Literal["embedded", "download", "local"]
+
+
+class ConfigError(UserError):
+    """A bad params value; the message starts with the dotted key."""
+
+
+def knob(default=dataclasses.MISSING, *, ge=None, gt=None, le=None, lt=None):
+    """A dataclass field with an optional numeric range, checked by `parse`."""
+    bounds = {k: v for k, v in (("ge", ge), ("gt", gt), ("le", le), ("lt", lt)) if v is not None}
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: default, metadata=bounds)
+    return field(default=default, metadata=bounds)
+
+
+# --- the converter -----------------------------------------------------------------------------
+def parse(cls, data, where: str):
+    """Build dataclass `cls` from mapping `data` (the params section at dotted key `where`)."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where} must be a mapping, got {_show(data)}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ConfigError(f"{_key(where, unknown[0])}: unknown key (known: {', '.join(fields)})")
+    values = {}
+    for name, spec in fields.items():
+        key = _key(where, name)
+        if name not in data:
+            if spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING:
+                raise ConfigError(f"{key}: missing")
+            continue
+        values[name] = _convert(hints[name], data[name], key)
+        _check_range(values[name], spec.metadata, key)
+    try:
+        return cls(**values)
+    except ConfigError:
+        raise
+    except (ValueError, TypeError) as err:
+        raise ConfigError(f"{where}: {err}" if where else str(err)) from None
+
+
+def _convert(hint, value, key: str):
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _convert(inner, value, key)
+    if origin is Literal:
+        if value not in args:
+            raise ConfigError(f"{key}: must be one of {', '.join(map(str, args))}, got {_show(value)}")
+        return value
+    if dataclasses.is_dataclass(hint):
+        return parse(hint, value, key)
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{key}: must be a list, got {_show(value)}")
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_convert(args[0], v, f"{key}[{i}]") for i, v in enumerate(value))
+        if len(value) != len(args):
+            raise ConfigError(f"{key}: must be a list of {len(args)}, got {_show(value)}")
+        return tuple(_convert(a, v, f"{key}[{i}]") for i, (a, v) in enumerate(zip(args, value)))
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: must be a mapping, got {_show(value)}")
+        return {_convert(args[0], k, key): _convert(args[1], v, _key(key, k)) for k, v in value.items()}
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key}: must be true or false, got {_show(value)}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key}: must be an integer, got {_show(value)}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{key}: must be a number, got {_show(value)}")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{key}: must be a string, got {_show(value)}")
+        return value
+    raise TypeError(f"config: no converter for {hint!r}")  # a bug in this module, not the user's
+
+
+def _check_range(value, bounds: dict, key: str) -> None:
+    if value is None or not bounds:
+        return
+    for item in _leaves(value):
+        for op, limit in bounds.items():
+            ok = {"ge": item >= limit, "gt": item > limit, "le": item <= limit, "lt": item < limit}[op]
+            if not ok:
+                sign = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}[op]
+                raise ConfigError(f"{key}: must be {sign} {limit}, got {_show(value)}")
+
+
+def _leaves(value):
+    """Every number in a value, nested tuples included (a range applies to each element)."""
+    if isinstance(value, tuple):
+        return [leaf for item in value for leaf in _leaves(item)]
+    return [value]
+
+
+def _key(where: str, name) -> str:
+    return f"{where}.{name}" if where else str(name)
+
+
+def _show(value) -> str:
+    return repr(list(value) if isinstance(value, tuple) else value)
+
+
+def to_dict(config) -> dict:
+    """A config as plain data (tuples -> lists): MLflow params, checkpoints."""
+    def plain(value):
+        if isinstance(value, (list, tuple)):
+            return [plain(v) for v in value]
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        return value
+    return plain(dataclasses.asdict(config))
+
+
+def check(condition: bool, message: str) -> None:
+    """Cross-field checks in `__post_init__`: `parse` prefixes the section's key."""
+    if not condition:
+        raise ValueError(message)
+
+
+# --- data ------------------------------------------------------------------------------------
+@dataclass(frozen=True, kw_only=True)
+class SplitsConfig:
+    """LibriSpeech subsets serving as each split (the embedded corpus writes the first of each)."""
+    train: tuple[str, ...]
+    dev: tuple[str, ...]
+    test: tuple[str, ...]
+
+    def __post_init__(self):
+        check(self.train and self.dev and self.test, "splits: each of train, dev, test needs a subset")
+
+    def subsets(self) -> list[str]:
+        return sorted({s for names in (self.train, self.dev, self.test) for s in names})
+
+    def split_of(self) -> dict[str, str]:
+        return {s: split for split in ("train", "dev", "test") for s in getattr(self, split)}
+
+
+@dataclass(frozen=True, kw_only=True)
+class CorpusSourceConfig:
+    """Where a real corpus comes from: built here (`embedded`), fetched from `base_url`
+    (`download`, keeping the archives or not), or an existing copy at `root` (`local`)."""
+    source: Source
+    root: Optional[str]
+    base_url: str
+    keep_archives: bool = True
+
+    def __post_init__(self):
+        check(self.source != "local" or self.root, "source is 'local' but root is not set")
+
+
+@dataclass(frozen=True, kw_only=True)
+class LibriSpeechConfig(CorpusSourceConfig):
+    splits: SplitsConfig
+
+
+@dataclass(frozen=True, kw_only=True)
+class MtatConfig(CorpusSourceConfig):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class EmbeddedSpeechConfig:
+    utterances: int = knob(ge=10)
+    dev_fraction: float = knob(gt=0, lt=1)
+    test_fraction: float = knob(gt=0, lt=1)
+    unseen_share_of_test: float = knob(ge=0, le=1)
+    voices: tuple[str, ...] = knob()
+    unseen_voice: str = knob()
+    pitches: tuple[int, ...] = knob(ge=0, le=100)
+    rates: tuple[int, ...] = knob(ge=80, le=450)
+    vocabulary_size: int = knob(ge=1)
+    min_words: int = knob(ge=2, le=20)
+    max_words: int = knob(ge=2, le=20)
+    end_silence_seconds: float = knob(ge=0, le=2)
+
+    def __post_init__(self):
+        check(self.dev_fraction + self.test_fraction < 1, "dev_fraction + test_fraction must be below 1")
+        check(self.voices and self.pitches and self.rates, "voices, pitches and rates must not be empty")
+        check(self.unseen_voice not in self.voices, "unseen_voice must not be one of voices")
+        check(self.min_words <= self.max_words, "min_words must be <= max_words")
+
+
+@dataclass(frozen=True, kw_only=True)
+class EmbeddedMusicConfig:
+    clips_per_genre: int = knob(ge=1)
+    clips_per_track: int = knob(ge=1)
+    clip_seconds: float = knob(ge=1, le=120)
+    untagged_clips: int = knob(ge=0)
+    missing_clips: int = knob(ge=0)
+    corrupt_clips: int = knob(ge=0)
+    loudness_dbfs: tuple[float, float] = knob(le=0)
+    noise_dbfs: tuple[float, float] = knob(le=0)
+    bitrate_mode: Literal["constant", "variable", "average"] = "constant"
+    compression_level: float = knob(ge=0, le=1)
+    workers: int = knob(ge=1)
+
+    def __post_init__(self):
+        check(self.loudness_dbfs[0] <= self.loudness_dbfs[1], "loudness_dbfs must be [low, high] with low <= high")
+        check(self.noise_dbfs[0] <= self.noise_dbfs[1], "noise_dbfs must be [low, high] with low <= high")
+
+
+@dataclass(frozen=True, kw_only=True)
+class DataConfig:
+    librispeech: LibriSpeechConfig
+    mtat: MtatConfig
+    embedded_speech: EmbeddedSpeechConfig
+    embedded_music: EmbeddedMusicConfig
+
+
+@dataclass(frozen=True, kw_only=True)
+class SubsetConfig:
+    """The music subset, and the genre taxonomy (each broad genre a list of MTAT tags) that the
+    subset, the embedded corpus and every report share."""
+    size: int = knob(ge=1)
+    anchor_genre: str = knob()
+    extra_hiphop_dirs: tuple[str, ...] = ()
+    valid_fraction: float = knob(ge=0, lt=1)
+    test_fraction: float = knob(ge=0, lt=1)
+    priority: tuple[str, ...] = knob()
+    genres: dict[str, tuple[str, ...]] = knob()
+
+    def __post_init__(self):
+        check(sorted(self.genres) == sorted(self.priority) and len(set(self.priority)) == len(self.priority),
+              "priority must list each genre of genres exactly once")
+        check(self.anchor_genre in self.genres, f"anchor_genre {self.anchor_genre!r} is not one of genres")
+        check(self.valid_fraction + self.test_fraction < 1, "valid_fraction + test_fraction must be below 1")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClipsConfig:
+    seconds: float = knob(gt=0)
+    hop_seconds: float = knob(gt=0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrackingConfig:
+    experiment: str = "fake-rapper-helper"
+
+
+# --- content encoder -------------------------------------------------------------------------
+@dataclass(frozen=True, kw_only=True)
+class ContentModelConfig:
+    conv_channels: tuple[int, ...] = knob(ge=1)
+    conv_kernels: tuple[tuple[int, int], ...] = knob(ge=1)
+    conv_strides: tuple[tuple[int, int], ...] = knob(ge=1)
+    head_stride: int = knob(1, ge=1)
+    rnn_type: Literal["lstm", "gru"] = "lstm"
+    rnn_hidden: int = knob(ge=1)
+    rnn_layers: int = knob(ge=1)
+    content_layers: tuple[int, ...] = knob(ge=1)
+
+    def __post_init__(self):
+        n = len(self.conv_channels)
+        check(n >= 1 and len(self.conv_kernels) == n and len(self.conv_strides) == n,
+              "conv_channels, conv_kernels and conv_strides need one entry per conv layer")
+        check(self.content_layers and max(self.content_layers) <= n,
+              f"content_layers must name conv layers 1..{n}, got {list(self.content_layers)}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class SpecAugmentConfig:
+    freq_masks: int = knob(0, ge=0)
+    freq_width: int = knob(0, ge=0)
+    time_masks: int = knob(0, ge=0)
+    time_width: int = knob(0, ge=0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class OptimConfig:
+    """What both trainings share (`pipeline.training.optim`): AdamW with `weight_decay` on weights
+    only, and the one-cycle schedule to `lr` and down to `lr * final_lr_fraction`."""
+    lr: float = knob(gt=0)
+    weight_decay: float = knob(ge=0)
+    warmup_fraction: float = knob(ge=0, lt=1)
+    final_lr_fraction: float = knob(gt=0, le=1)
+    cycle_momentum: bool = knob()
+
+
+@dataclass(frozen=True, kw_only=True)
+class ContentTrainConfig(OptimConfig):
+    epochs: int = knob(ge=1)
+    batch_size: int = knob(ge=1)
+    eval_batch_size: int = knob(ge=1)
+    bucket_frames: int = knob(ge=1)
+    sortagrad: bool = True
+    grad_clip: float = knob(gt=0)
+    spec_augment: Optional[SpecAugmentConfig] = None
+    max_seconds: Optional[float] = knob(None, gt=0)
+    max_train_utterances: Optional[int] = knob(None, ge=1)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ContentConfig:
+    device: Device
+    threads: int = knob(ge=0)
+    model: ContentModelConfig = knob()
+    train: ContentTrainConfig = knob()
+
+
+# --- style encoder ---------------------------------------------------------------------------
+@dataclass(frozen=True, kw_only=True)
+class HarmonicConfig:
+    """Won et al. 2020 filters on the front end's linear bins."""
+    n_harmonic: int = knob(6, ge=1)
+    semitone_scale: int = knob(2, ge=1)
+    initial_q: float = knob(1.0, gt=0)
+    learn_q: bool = True
+    min_amplitude: float = knob(1e-4, gt=0)
+    time_pool: int = knob(1, ge=1)
+
+
+@dataclass(frozen=True, kw_only=True)
+class BlockConfig:
+    """One CNN block: `conv` (3x3 conv, BN, ReLU, max-pool) or `res` (residual pair, max-pool)."""
+    kind: Literal["conv", "res"]
+    channels: int = knob(ge=1)
+    pool: tuple[int, int] = knob(ge=1)  # (frequency, time)
+
+
+@dataclass(frozen=True, kw_only=True)
+class StyleCnnConfig:
+    blocks: tuple[BlockConfig, ...]
+    embedding_size: int = knob(256, ge=1)
+    activation: Literal["none", "sigmoid"] = "none"
+    global_pool: Literal["max", "max_mean"] = "max"
+
+    def __post_init__(self):
+        check(len(self.blocks) >= 1, "blocks must list at least one block")
+        channels = None
+        for i, block in enumerate(self.blocks):
+            check(block.kind != "res" or block.channels == channels,
+                  f"blocks[{i}]: a res block keeps its input's {channels} channels, got {block.channels}")
+            channels = block.channels
+
+
+@dataclass(frozen=True, kw_only=True)
+class StyleEvaluationConfig:
+    triplets: int = knob(ge=1)
+    knn_k: int = knob(ge=1)
+    batch_size: int = knob(ge=1)
+    tsne_perplexity: float = knob(gt=0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class StyleConfig(OptimConfig):
+    device: Device
+    anchor_genre: str
+    loss: Literal["cosine", "l2"]
+    margin: float = knob(ge=0)
+    mining: Literal["max_negatives", "batch_hard", "semi_hard"] = "semi_hard"
+    negatives_per_anchor: int = knob(ge=1)
+    batch_size: int = knob(ge=1)
+    other_anchors: int = knob(ge=0)
+    epochs: int = knob(ge=1)
+    crop_frames: int = knob(ge=1)
+    harmonic: HarmonicConfig = knob()
+    encoder: StyleCnnConfig = knob()
+    evaluation: StyleEvaluationConfig = knob()
+
+
+# --- the file --------------------------------------------------------------------------------
+@dataclass(frozen=True, kw_only=True)
+class Params:
+    seed: int = knob(ge=0)
+    audio: FrontEnd = knob()
+    data: DataConfig = knob()
+    subset: SubsetConfig = knob()
+    clips: ClipsConfig = knob()
+    tracking: TrackingConfig = knob()
+    content: ContentConfig = knob()
+    style: StyleConfig = knob()
+
+    def __post_init__(self):
+        check(self.style.anchor_genre == self.subset.anchor_genre,
+              "style.anchor_genre must equal subset.anchor_genre")
+
+
+def read_yaml(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path} not found: run from the project root")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise UserError(f"{path} is not valid YAML: {str(err).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{path} must be a mapping of sections")
+    return data
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    """Read and check the whole file: a bad key anywhere stops every stage before it starts."""
+    try:
+        return parse(Params, read_yaml(path), "")
+    except ConfigError as err:
+        raise ConfigError(f"{Path(path).name}: {err}") from None
+
+
+def deep_merge(base: dict, override: dict) -> dict:
+    """Return `base` with `override` merged in recursively (lists are replaced, not merged)."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
