@@ -1,5 +1,6 @@
 """The embedded MagnaTagATune-layout music corpus: layout, CSV dialect, tags -> genres, durations,
 the missing and the corrupt clip, determinism, and the genre recipes' own parameters."""
+import dataclasses
 import re
 from pathlib import Path
 
@@ -7,24 +8,26 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from pipeline.config import ConfigError, EmbeddedMusicConfig, load_params, parse, to_dict
 from pipeline.data import embedded_music as em
-from pipeline.data import music_synth as ms
+from pipeline.data.embedded_music import synth as ms
 from pipeline.data.mtat import CLIP_INFO, prepare_mtat, read_annotations, track_of
 from pipeline.data.subset import audio_is_readable, genre_of
 from pipeline.errors import UserError
-from pipeline.params import load_params
 
 PARAMS = load_params(Path(__file__).resolve().parents[1] / "params.yaml")
-TINY = {**PARAMS["data"]["embedded_music"], "clips_per_genre": 2, "clips_per_track": 2, "untagged_clips": 2,
-        "workers": 2}
+TAXONOMY = PARAMS.subset
+GENRES = tuple(TAXONOMY.genres)
+TINY = dataclasses.replace(PARAMS.data.embedded_music, clips_per_genre=2, clips_per_track=2, untagged_clips=2,
+                           workers=2)
 NAME = re.compile(r"^[0-9a-f]/[a-z0-9_]+-[a-z0-9_]+-\d\d-[a-z0-9_]+-(\d+)-(\d+)\.mp3$")
 
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
     root = tmp_path_factory.mktemp("mtat") / "corpus"
-    em.build_embedded_mtat(root, TINY, sample_rate=16000, seed=3)
-    return root, em.plan_corpus(TINY, seed=3)
+    em.build_embedded_mtat(root, TINY, TAXONOMY, sample_rate=16000, seed=3)
+    return root, em.plan_corpus(TINY, TAXONOMY, seed=3)
 
 
 def test_layout_and_csv_dialect(corpus):
@@ -55,13 +58,10 @@ def test_layout_and_csv_dialect(corpus):
 
 def test_tags_map_to_the_intended_genre(corpus):
     root, plan = corpus
-    subset = PARAMS["subset"]
-    assert {g: tuple(t) for g, t in subset["genres"].items()} == em.GENRE_TAGS
-    assert tuple(subset["priority"]) == em.GENRE_PRIORITY
-    assert all(set(t) <= set(em.MTAT_TAGS) for t in em.GENRE_TAGS.values())
+    assert all(set(t) <= set(em.MTAT_TAGS) for t in TAXONOMY.genres.values())
     clips = prepare_mtat(root).set_index("mp3_path")
     for row in plan.itertuples():
-        mapped = genre_of(clips.loc[row.mp3_path, "tags"], subset["genres"], subset["priority"])
+        mapped = genre_of(clips.loc[row.mp3_path, "tags"], TAXONOMY.genres, TAXONOMY.priority)
         assert mapped == (row.genre if row.tagged else None), (row.mp3_path, row.tags)
     assert (~plan["tagged"]).sum() == 2 and (plan.loc[~plan["tagged"], "genre"] != "hip-hop").all()
 
@@ -84,7 +84,7 @@ def test_one_missing_and_one_corrupt_clip_never_hiphop(corpus):
     assert not (root / "mp3" / missing["mp3_path"].iloc[0]).exists()
     corrupt_path = root / "mp3" / corrupt["mp3_path"].iloc[0]
     assert corrupt_path.is_file() and not audio_is_readable(corrupt_path)
-    assert set(missing["genre"]) | set(corrupt["genre"]) <= set(em.GENRES) - {"hip-hop"}
+    assert set(missing["genre"]) | set(corrupt["genre"]) <= set(GENRES) - {"hip-hop"}
     assert missing["tagged"].all() and corrupt["tagged"].all()
     listed = set(read_annotations(root)["mp3_path"])
     assert {missing["mp3_path"].iloc[0], corrupt["mp3_path"].iloc[0]} <= listed
@@ -95,10 +95,10 @@ def _tree_bytes(root: Path) -> dict:
 
 
 def test_same_seed_same_bytes_whatever_the_worker_count(tmp_path):
-    short = {**TINY, "clips_per_genre": 1, "clips_per_track": 1, "untagged_clips": 1, "clip_seconds": 3.0}
-    em.build_embedded_mtat(tmp_path / "a", {**short, "workers": 1}, 16000, seed=5)
-    em.build_embedded_mtat(tmp_path / "b", {**short, "workers": 2}, 16000, seed=5)
-    em.build_embedded_mtat(tmp_path / "c", {**short, "workers": 2}, 16000, seed=6)
+    short = dataclasses.replace(TINY, clips_per_genre=1, clips_per_track=1, untagged_clips=1, clip_seconds=3.0)
+    em.build_embedded_mtat(tmp_path / "a", dataclasses.replace(short, workers=1), TAXONOMY, 16000, seed=5)
+    em.build_embedded_mtat(tmp_path / "b", dataclasses.replace(short, workers=2), TAXONOMY, 16000, seed=5)
+    em.build_embedded_mtat(tmp_path / "c", dataclasses.replace(short, workers=2), TAXONOMY, 16000, seed=6)
     a, b, c = (_tree_bytes(tmp_path / x) for x in "abc")
     assert len(a) == 2 + 10 + 1 - 1   # CSVs + clips - the missing one
     assert a == b
@@ -119,10 +119,10 @@ def test_hiphop_is_boom_bap_at_80_to_100_bpm():
 
 def test_genre_tempo_ranges_differ_and_every_style_renders():
     styles = set()
-    for genre in em.GENRES:
+    for genre in GENRES:
         for track in range(12):
             song = em.draw_song(genre, 1, track, 16000, 2.0)
-            low, high, _ = em.GENRE_SPECS[genre].styles[song.style]
+            low, high, _ = em.RECIPES[genre].spec.styles[song.style]
             assert low <= song.bpm <= high
             if (genre, song.style) not in styles:
                 styles.add((genre, song.style))
@@ -132,23 +132,41 @@ def test_genre_tempo_ranges_differ_and_every_style_renders():
     assert len(styles) >= 28
 
 
-def test_bad_config_and_non_empty_root_are_user_errors(tmp_path):
-    with pytest.raises(UserError, match="unknown keys"):
-        em.build_embedded_mtat(tmp_path / "x", {**TINY, "clip_secs": 29}, 16000, 0)
-    with pytest.raises(UserError, match="clips_per_genre"):
-        em.build_embedded_mtat(tmp_path / "x", {**TINY, "clips_per_genre": 0}, 16000, 0)
-    with pytest.raises(UserError, match="bitrate_mode"):
-        em.build_embedded_mtat(tmp_path / "x", {**TINY, "bitrate_mode": "fast"}, 16000, 0)
-    assert not (tmp_path / "x").exists()
+def _tiny_config(**changes) -> EmbeddedMusicConfig:
+    return parse(EmbeddedMusicConfig, {**to_dict(TINY), **changes}, "data.embedded_music")
+
+
+def test_bad_config_is_a_config_error_and_non_empty_root_a_user_error(tmp_path):
+    with pytest.raises(ConfigError, match="clip_secs: unknown key"):
+        _tiny_config(clip_secs=29)
+    with pytest.raises(ConfigError, match="clips_per_genre"):
+        _tiny_config(clips_per_genre=0)
+    with pytest.raises(ConfigError, match="bitrate_mode"):
+        _tiny_config(bitrate_mode="fast")
+    assert _tiny_config() == TINY
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "keep.txt").write_text("mine")
     with pytest.raises(UserError, match="empty folder"):
-        em.build_embedded_mtat(tmp_path / "full", TINY, 16000, 0)
+        em.build_embedded_mtat(tmp_path / "full", TINY, TAXONOMY, 16000, 0)
     assert [p.name for p in (tmp_path / "full").iterdir()] == ["keep.txt"]
 
 
+def test_config_that_does_not_fit_the_taxonomy_is_a_value_error(tmp_path):
+    too_many = dataclasses.replace(TINY, missing_clips=10, corrupt_clips=9)   # 9 genres x 2 clips outside hip-hop
+    with pytest.raises(ValueError, match="more than the 18 clips outside the anchor genre 'hip-hop'"):
+        em.build_embedded_mtat(tmp_path / "x", too_many, TAXONOMY, 16000, 0)
+    polka = dataclasses.replace(TAXONOMY, genres={**TAXONOMY.genres, "polka": ("polka",)},
+                                priority=(*TAXONOMY.priority, "polka"))
+    with pytest.raises(ValueError, match="no recipe for genre 'polka'"):
+        em.build_embedded_mtat(tmp_path / "x", TINY, polka, 16000, 0)
+    no_punk = dataclasses.replace(TAXONOMY, genres={**TAXONOMY.genres, "rock": ("rock", "hard rock", "soft rock")})
+    with pytest.raises(ValueError, match=r"rock lacks \['punk'\]"):
+        em.build_embedded_mtat(tmp_path / "x", TINY, no_punk, 16000, 0)
+    assert not (tmp_path / "x").exists()
+
+
 def test_track_names_follow_mtat():
-    plan = em.plan_corpus({**TINY, "clips_per_genre": 8, "clips_per_track": 4}, seed=0)
+    plan = em.plan_corpus(dataclasses.replace(TINY, clips_per_genre=8, clips_per_track=4), TAXONOMY, seed=0)
     assert plan["mp3_path"].map(lambda p: bool(NAME.match(p))).all()
     plan = plan[plan["tagged"]]
     starts = plan.groupby(plan["mp3_path"].map(track_of))["segment_start"].apply(list)

@@ -14,10 +14,6 @@ import numpy as np
 from scipy import signal
 
 
-def midi_hz(note: float) -> float:
-    return 440.0 * 2.0 ** ((note - 69.0) / 12.0)
-
-
 # ---------------------------------------------------------------- oscillators and envelopes
 
 def phase_of(freq, n: int, sr: int) -> np.ndarray:

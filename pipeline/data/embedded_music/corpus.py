@@ -1,0 +1,204 @@
+"""Planning and writing the corpus: which tracks each genre gets and how many clips each, the
+names, tags and fates (ok / missing / corrupt) of the clips, the two CSVs in MTAT's dialect, and
+the synthesis jobs a process pool runs (one track each: render, cut into clips, encode MP3)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+import soundfile as sf
+
+from pipeline.data.embedded_music.recipes import RECIPES, draw_song, genre_number, render_track
+from pipeline.data.embedded_music.tags import (
+    MTAT_TAGS, clip_tags, draw_name, outranking_tags, slug, untagged_clip_tags,
+)
+from pipeline.errors import UserError
+from pipeline.fileio import atomic_path
+from pipeline.parallel import fork_pool
+
+if TYPE_CHECKING:
+    from pipeline.config import EmbeddedMusicConfig, SubsetConfig
+
+BITRATE_MODES = {"constant": "CONSTANT", "variable": "VARIABLE", "average": "AVERAGE"}
+
+
+def segment_bounds(index: int, clip_seconds: float) -> tuple[int, int]:
+    """Whole-second (start, end) of a track's `index`-th clip as in MTAT names (0-29, 30-59,
+    59-88, ...): a clip spans `clip_seconds` from `start` (clip 0 starts at 0, clip k at 1 + 29k)."""
+    length = int(clip_seconds)
+    start = 0 if index == 0 else 1 + length * index
+    return start, start + length
+
+
+
+def check_config(cfg: EmbeddedMusicConfig, taxonomy: SubsetConfig) -> None:
+    """What the config classes cannot check alone (they check each section's own ranges): the
+    corpus settings against the genre taxonomy. ValueError, one line, naming the params key."""
+    for genre in taxonomy.genres:
+        if genre not in RECIPES:
+            raise ValueError(f"subset.genres: the embedded corpus has no recipe for genre {genre!r} "
+                             f"(it has {', '.join(RECIPES)})")
+        outranking = outranking_tags(genre, taxonomy)
+        for style, tags in RECIPES[genre].spec.style_tags.items():
+            stray = [t for t in tags if t not in taxonomy.genres[genre] or t in outranking]
+            if stray:
+                raise ValueError(f"subset.genres: {genre} lacks {stray}, the tags its recipe gives {style} clips "
+                                 f"(or a genre before it in subset.priority has them)")
+    others = (len(taxonomy.genres) - 1) * cfg.clips_per_genre
+    if cfg.missing_clips + cfg.corrupt_clips > others:
+        raise ValueError(f"data.embedded_music: missing_clips + corrupt_clips is more than the {others} clips "
+                         f"outside the anchor genre {taxonomy.anchor_genre!r}")
+
+
+def plan_corpus(cfg: EmbeddedMusicConfig, taxonomy: SubsetConfig, seed: int) -> pd.DataFrame:
+    """One row per clip: track, genre, style, names, clip_id, segment, mp3_path, tags, and its
+    `fate` (ok / missing / corrupt). Pure bookkeeping: nothing is synthesised here."""
+    rng = np.random.default_rng([seed, 7919])
+    per_track = cfg.clips_per_track
+    tracks = []
+    for genre in taxonomy.genres:
+        n_tracks = -(-cfg.clips_per_genre // per_track)
+        for k in range(n_tracks):
+            clips = min(per_track, cfg.clips_per_genre - k * per_track)
+            tracks.append({"genre": genre, "track": k, "clips": clips, "tagged": True})
+    non_anchor = [g for g in taxonomy.genres if g != taxonomy.anchor_genre]
+    for k in range(cfg.untagged_clips):   # extra tracks nobody tagged with a genre
+        tracks.append({"genre": non_anchor[k % len(non_anchor)], "track": 100_000 + k, "clips": 1, "tagged": False})
+
+    # artists with albums of up to four tracks; each album sits in one folder, as in MTAT
+    order = rng.permutation(len(tracks))
+    used, rows, album, album_left, folder_cycle = set(), [], None, 0, 0
+    for i in order:
+        track = tracks[i]
+        name_rng = np.random.default_rng([seed, genre_number(track["genre"]), track["track"], 31])
+        if album_left == 0:
+            while True:
+                artist = slug(draw_name(rng, track["genre"], "artist"))
+                album_name = slug(draw_name(rng, track["genre"], "album"))
+                if (artist, album_name) not in used:
+                    break
+            used.add((artist, album_name))
+            album = (artist, album_name, "0123456789abcdef"[folder_cycle % 16], iter(range(1, 99)))
+            folder_cycle += 1
+            album_left = int(rng.integers(1, 5))
+        album_left -= 1
+        artist, album_name, folder, numbers = album
+        number = next(numbers)
+        title = draw_name(name_rng, track["genre"], "title")
+        song_style = draw_song(track["genre"], seed, track["track"], 16000, 1.0).style
+        for c in range(track["clips"]):
+            start, end = segment_bounds(c, cfg.clip_seconds)
+            stem = f"{artist}-{album_name}-{number:02d}-{slug(title)}"
+            tag_rng = np.random.default_rng([seed, genre_number(track["genre"]), track["track"], c, 97])
+            tagger = clip_tags if track["tagged"] else untagged_clip_tags
+            tags = tagger(track["genre"], song_style, tag_rng, taxonomy)
+            rows.append({**track, "style": song_style, "clip": c, "artist": artist, "album": album_name, "title": title,
+                         "track_number": number, "segment_start": start, "segment_end": end,
+                         "mp3_path": f"{folder}/{stem}-{start}-{end}.mp3", "tags": tags, "fate": "ok"})
+    plan = pd.DataFrame(rows)
+    plan["clip_id"] = 1 + np.cumsum(rng.integers(1, 4, len(plan)))   # sparse ids from 2 up, as in MTAT
+    # one missing and one corrupt clip (never of the scarce anchor genre, hip-hop), as in MTAT
+    candidates = plan.index[(plan["genre"] != taxonomy.anchor_genre) & plan["tagged"]].to_numpy()
+    broken = rng.choice(candidates, cfg.missing_clips + cfg.corrupt_clips, replace=False)
+    plan.loc[broken[: cfg.missing_clips], "fate"] = "missing"
+    plan.loc[broken[cfg.missing_clips:], "fate"] = "corrupt"
+    return plan.sort_values("clip_id").reset_index(drop=True)
+
+
+def annotations_frame(plan: pd.DataFrame) -> pd.DataFrame:
+    flags = np.zeros((len(plan), len(MTAT_TAGS)), dtype=np.int64)
+    column = {t: i for i, t in enumerate(MTAT_TAGS)}
+    for row, tags in enumerate(plan["tags"]):
+        flags[row, [column[t] for t in tags]] = 1
+    frame = pd.DataFrame(flags, columns=list(MTAT_TAGS))
+    frame.insert(0, "clip_id", plan["clip_id"].to_numpy())
+    frame["mp3_path"] = plan["mp3_path"].to_numpy()
+    return frame
+
+
+def clip_info_frame(plan: pd.DataFrame) -> pd.DataFrame:
+    def url(row):
+        return f"http://www.magnatune.com/artists/albums/{row.artist.replace('_', '')}-{row.album.replace('_', '')}/"
+
+    def original(row):
+        title, artist = row.title.replace(" ", "%20"), row.artist.replace("_", "%20")
+        return f"http://he3.magnatune.com/all/{row.track_number:02d}-{title}-{artist}.mp3"
+
+    return pd.DataFrame({
+        "clip_id": plan["clip_id"], "track_number": plan["track_number"], "title": plan["title"],
+        "artist": plan["artist"].str.replace("_", " "), "album": plan["album"].str.replace("_", " "),
+        "url": [url(r) for r in plan.itertuples()], "segmentStart": plan["segment_start"],
+        "segmentEnd": plan["segment_end"],
+        "original_url": [original(r) for r in plan.itertuples()], "mp3_path": plan["mp3_path"],
+    })
+
+
+def write_mtat_csv(frame: pd.DataFrame, path: Path) -> None:
+    """MTAT's CSV dialect: tab-separated, every field double-quoted, '\\n' line ends."""
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, sep="\t", quotechar='"', quoting=1, index=False, lineterminator="\n")
+
+
+def _synthesise_track(job: dict) -> None:
+    """Render one track, cut it into its clips and write each as MP3 (or as garbage / nothing)."""
+    clips = job["clips"]
+    seconds = max(c["segment_start"] for c in clips) + job["clip_seconds"]
+    song = draw_song(job["genre"], job["seed"], job["track"], job["sample_rate"], seconds)
+    audio = render_track(song, job["loudness_dbfs"], job["noise_dbfs"])
+    clip_n = int(round(job["clip_seconds"] * job["sample_rate"]))
+    for clip in clips:
+        path = Path(job["mp3_dir"]) / clip["mp3_path"]
+        if clip["fate"] == "missing":
+            continue
+        with atomic_path(path) as tmp:
+            if clip["fate"] == "corrupt":   # garbage bytes with an MP3 name: no decoder accepts it
+                garbage = np.random.default_rng([job["seed"], clip["clip_id"]]).integers(0, 256, 4096, dtype=np.uint8)
+                tmp.write_bytes(b"\x00" * 16 + garbage.tobytes())
+                continue
+            start = clip["segment_start"] * job["sample_rate"]
+            sf.write(str(tmp), audio[start: start + clip_n], job["sample_rate"], format="MP3", subtype="MPEG_LAYER_III",
+                     bitrate_mode=job["bitrate_mode"], compression_level=job["compression_level"])
+
+
+def synthesis_jobs(plan: pd.DataFrame, cfg: EmbeddedMusicConfig, sample_rate: int, seed: int,
+                   mp3_root: Path) -> list[dict]:
+    jobs = []
+    for (genre, track), rows in plan.groupby(["genre", "track"], sort=True):
+        jobs.append({"genre": genre, "track": int(track), "seed": seed, "sample_rate": sample_rate,
+                     "clip_seconds": cfg.clip_seconds, "loudness_dbfs": cfg.loudness_dbfs, "noise_dbfs": cfg.noise_dbfs,
+                     "bitrate_mode": BITRATE_MODES[cfg.bitrate_mode], "compression_level": cfg.compression_level,
+                     "mp3_dir": str(mp3_root),
+                     "clips": rows[["clip_id", "mp3_path", "segment_start", "fate"]].to_dict("records")})
+    return jobs
+
+
+def build_embedded_mtat(root: str | Path, cfg: EmbeddedMusicConfig, taxonomy: SubsetConfig, sample_rate: int,
+                        seed: int) -> None:
+    """Write the embedded corpus under `root` (absent or an empty folder): `mp3/<0..f>/*.mp3`,
+    `annotations_final.csv`, `clip_info_final.csv`. All of it appears, or none of it.
+
+    `taxonomy` (params `subset`) names the genres, in the order the corpus lists them, and the
+    tags that map a clip to its genre; each genre needs a recipe in `RECIPES`."""
+    check_config(cfg, taxonomy)
+    root = Path(root)
+    if root.exists() and (not root.is_dir() or any(root.iterdir())):
+        raise UserError(f"{root} must be absent or an empty folder to build the embedded MagnaTagATune corpus")
+    plan = plan_corpus(cfg, taxonomy, seed)
+    with atomic_path(root) as tmp:
+        mp3_root = tmp / "mp3"
+        for folder in "0123456789abcdef":
+            (mp3_root / folder).mkdir(parents=True)
+        jobs = synthesis_jobs(plan, cfg, sample_rate, seed, mp3_root)
+        # longest tracks first keeps both workers busy to the end
+        jobs.sort(key=lambda j: -len(j["clips"]))
+        if cfg.workers > 1 and len(jobs) > 1:
+            with fork_pool(min(cfg.workers, len(jobs))) as pool:
+                for _ in pool.imap_unordered(_synthesise_track, jobs):
+                    pass
+        else:
+            for job in jobs:
+                _synthesise_track(job)
+        write_mtat_csv(annotations_frame(plan), tmp / "annotations_final.csv")
+        write_mtat_csv(clip_info_frame(plan), tmp / "clip_info_final.csv")
