@@ -8,11 +8,21 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from pipeline.errors import UserError, exit_on_user_error
 
-LIBRISPEECH_URL = "https://www.openslr.org/resources/12"
-MTAT_URL = "https://mirg.city.ac.uk/datasets/magnatagatune"
+
+def _base_url(args) -> str:
+    """`--base-url`, else the corpus's `data.<corpus>.base_url` in ./params.yaml."""
+    if args.base_url:
+        return args.base_url
+    from pipeline.config import load_params
+
+    if not Path("params.yaml").is_file():
+        raise UserError(f"no --base-url given and no params.yaml here to read data.{args.corpus}.base_url from: "
+                        "give --base-url or run from the project root")
+    return getattr(load_params().data, args.corpus).base_url
 
 
 def _download(args) -> int:
@@ -21,13 +31,13 @@ def _download(args) -> int:
 
         if not args.subset:
             raise UserError("download librispeech needs --subset NAME")
-        download_librispeech(args.root, [args.subset], base_url=args.base_url or LIBRISPEECH_URL, md5=args.md5)
+        download_librispeech(args.root, [args.subset], base_url=_base_url(args), md5=args.md5)
     else:
         from pipeline.data.mtat import download_mtat
 
         if args.subset or args.md5:
             raise UserError("download mtat takes no --subset / --md5 (its checksums are fixed)")
-        download_mtat(args.root, base_url=args.base_url or MTAT_URL)
+        download_mtat(args.root, base_url=_base_url(args))
     return 0
 
 
@@ -51,7 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     download.add_argument("corpus", choices=["librispeech", "mtat"])
     download.add_argument("--root", required=True, help="folder to download and extract into")
     download.add_argument("--subset", help="LibriSpeech subset, e.g. dev-clean")
-    download.add_argument("--base-url", help="mirror or test server base URL")
+    download.add_argument("--base-url", help="mirror or test server base URL (default: data.<corpus>.base_url "
+                                             "in params.yaml)")
     download.add_argument("--md5", help="expected md5 of the LibriSpeech archive (default: the official one)")
     download.set_defaults(run=_download)
 

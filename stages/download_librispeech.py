@@ -1,51 +1,43 @@
-"""DVC stage download_librispeech: -> data/raw/librispeech (source.json + the corpus, or only
-source.json for a `local` corpus). `data.librispeech.source` picks embedded | download | local."""
-from pathlib import Path
+"""DVC stage download_librispeech: LibriSpeech in --out, its speech manifest and statistics.
 
-from pipeline.data.download import claim_for_download
-from pipeline.data.librispeech import check_subsets, download_librispeech, prepare_librispeech
-from pipeline.data.sources import check_source, write_source
+--out gets source.json plus the corpus, built (embedded) or downloaded, or only source.json
+(local: an existing copy, validated and never copied). `data.librispeech.source` picks embedded | download |
+local. The corpus is read once: --manifest gets the speech manifest (utt_id, path, transcript,
+speaker, split, seconds; paths relative to the working folder, absolute for a `local` corpus
+outside it), --metrics the utterances, hours and speakers of each subset.
+"""
+from pipeline.data.download import provide_dataset
+from pipeline.data.embedded_speech import build_embedded_librispeech
+from pipeline.data.librispeech import download_librispeech, prepare_librispeech, speech_manifest, speech_stats
 from pipeline.errors import exit_on_user_error
-from pipeline.fileio import atomic_path
-from pipeline.params import load_params
+from pipeline.fileio import write_csv, write_json
+from pipeline.stage import stage_params, stage_paths
 from pipeline.tracking import stage_run
-
-OUT_DIR = Path("data/raw/librispeech")
 
 
 @exit_on_user_error
-def main() -> int:
-    params = load_params()
-    cfg = params["data"]["librispeech"]
-    source = check_source("librispeech", cfg)
-    subsets = sorted({name for names in cfg["splits"].values() for name in names})
-    with stage_run("download_librispeech", cfg, params["tracking"]["experiment"]) as run:
-        if source == "embedded":
-            from pipeline.data.embedded_speech import build_embedded_librispeech
-
-            with atomic_path(OUT_DIR) as tmp:
-                tmp.mkdir(parents=True)
-                build_embedded_librispeech(root=tmp, cfg=params["data"]["embedded_speech"], splits=cfg["splits"],
-                                           sample_rate=params["audio"]["sample_rate"], seed=params["seed"])
-                utterances = prepare_librispeech(tmp, subsets)
-                write_source(tmp, "embedded")
-        elif source == "download":
-            download_librispeech(claim_for_download(OUT_DIR), check_subsets(subsets), base_url=cfg["base_url"],
-                                 keep_archives=cfg.get("keep_archives", True))
-            utterances = prepare_librispeech(OUT_DIR, subsets)
-            write_source(OUT_DIR, "download")
-        else:
-            root = Path(cfg["root"]).expanduser()
-            utterances = prepare_librispeech(root, subsets)  # validates; never copies
-            with atomic_path(OUT_DIR) as tmp:
-                tmp.mkdir(parents=True)
-                write_source(tmp, "local", root)
-        counts = utterances.groupby("subset").size()
+def main(argv: list[str] | None = None) -> int:
+    paths = stage_paths(__doc__, "out", "manifest", "metrics", argv=argv)
+    params = stage_params()
+    cfg = params.data.librispeech
+    subsets = cfg.splits.subsets()
+    with stage_run("download_librispeech", cfg, params.tracking.experiment) as run:
+        utterances = provide_dataset(
+            paths.out, cfg,
+            build=lambda folder: build_embedded_librispeech(folder, params.data.embedded_speech, cfg.splits,
+                                                            params.audio.sample_rate, params.seed),
+            download=lambda folder: download_librispeech(folder, subsets, base_url=cfg.base_url,
+                                                         keep_archives=cfg.keep_archives),
+            prepare=lambda root: prepare_librispeech(root, subsets))
+        stats = speech_stats(utterances)
+        write_csv(paths.manifest, speech_manifest(utterances, cfg.splits))
+        write_json(paths.metrics, stats)
         run.log_metrics({"utterances_total": len(utterances),
                          "hours_total": round(float(utterances["seconds"].sum()) / 3600, 4),
                          "speakers_total": int(utterances["speaker"].nunique()),
-                         **{f"utterances.{name}": int(n) for name, n in counts.items()}})
-    print(f"download_librispeech ({source}): {len(utterances)} utterances in {', '.join(subsets)}")
+                         **{f"utterances.{name}": n for name, n in stats["utterances"].items()}})
+        run.log_artifact(paths.metrics)
+    print(f"download_librispeech ({cfg.source}): {len(utterances)} utterances in {', '.join(subsets)}")
     return 0
 
 

@@ -1,18 +1,18 @@
-"""cut_clips: exact segment lengths and starts, manifest, speech manifest."""
+"""cut_clips: exact segment lengths and starts, manifest, and the stage (music only)."""
 import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
 
-from pipeline.data.clips import cut_clips, segment_starts, speech_manifest
-from pipeline.errors import UserError
+from pipeline.data.clips import cut_clips, segment_starts
+from test_download import project  # noqa: F401  (a fixture)
 
 
 def test_segment_starts_are_whole_segments_only():
     assert segment_starts(291, 100, 50) == [0, 50, 100, 150]
     assert segment_starts(291, 100, 100) == [0, 100]
     assert segment_starts(99, 100, 50) == []
-    with pytest.raises(UserError):
+    with pytest.raises(ValueError):
         segment_starts(100, 100, 0)
 
 
@@ -44,12 +44,20 @@ def test_cut_clips_lists_final_folder(tmp_path):
     assert (tmp_path / "tmpdir" / "jazz" / "7-0000000.flac").is_file()
 
 
-def test_speech_manifest_names_splits():
-    utts = pd.DataFrame([
-        {"utt_id": "1-2-0000", "path": "/abs/a.flac", "transcript": "HI", "speaker": "1", "chapter": "2", "subset": "train-clean-100", "seconds": 1.23456},
-        {"utt_id": "3-4-0000", "path": "/abs/b.flac", "transcript": "YO", "speaker": "3", "chapter": "4", "subset": "test-clean", "seconds": 2.0},
-    ])
-    speech = speech_manifest(utts, {"train": ["train-clean-100"], "dev": ["dev-clean"], "test": ["test-clean"]})
-    assert list(speech.columns) == ["utt_id", "path", "transcript", "speaker", "split", "seconds"]
-    assert speech["split"].tolist() == ["train", "test"]
-    assert speech["path"].tolist() == ["/abs/a.flac", "/abs/b.flac"]
+def test_stage_cuts_the_subset_without_any_speech(project, tmp_path):
+    """cut_clips reads only --subset and its audio: no LibriSpeech, no data/raw at all."""
+    from stages.cut_clips import main as stage
+
+    project({"clips": {"seconds": 1, "hop_seconds": 0.5}})
+    rows = []
+    for i, (genre, seconds) in enumerate([("rock", 2.2), ("jazz", 1.2)]):
+        path = tmp_path / f"music{i}.wav"  # outside the project, as a `local` corpus
+        sf.write(path, np.zeros(int(seconds * 16000), dtype=np.float32), 16000)
+        rows.append({"clip_id": f"{i}", "path": str(path), "genre": genre, "track": f"t{i}", "split": "train"})
+    pd.DataFrame(rows).to_csv("subset.csv", index=False)
+    assert stage(["--subset", "subset.csv", "--clips", "out/clips", "--manifest", "out/clips.csv"]) == 0
+    manifest = pd.read_csv("out/clips.csv", dtype={"clip_id": str})
+    assert manifest["clip_path"].tolist() == ["out/clips/rock/0-0000000.flac", "out/clips/rock/0-0000500.flac",
+                                              "out/clips/rock/0-0001000.flac", "out/clips/jazz/1-0000000.flac"]
+    assert all(sf.info(p).frames == 16000 for p in manifest["clip_path"])
+    assert sorted(p.name for p in tmp_path.joinpath("project").iterdir()) == ["out", "params.yaml", "subset.csv"]

@@ -15,9 +15,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import soundfile as sf
+import yaml
 
+from pipeline.config import deep_merge
 from pipeline.data import librispeech, mtat
 from pipeline.data.download import claim_for_download, concatenate, fetch, md5_of, safe_extract_tar, safe_extract_zip
 from pipeline.data.librispeech import download_librispeech, prepare_librispeech
@@ -323,8 +326,11 @@ def test_download_librispeech_wrong_md5_leaves_no_subset(server, tmp_path):
 
 
 def test_download_librispeech_checks_names_and_official_md5s(tmp_path):
-    with pytest.raises(UserError, match="unknown LibriSpeech subset 'dev-dirty'.*dev-clean, dev-other"):
+    with pytest.raises(ValueError, match="unknown LibriSpeech subset 'dev-dirty'.*dev-clean, dev-other"):
         download_librispeech(tmp_path, ["dev-dirty"], base_url="http://127.0.0.1:9")
+    with pytest.raises(ValueError, match="one --md5 given for several"):
+        download_librispeech(tmp_path, ["dev-clean", "test-clean"], base_url="http://127.0.0.1:9", md5="0" * 32)
+    assert list(tmp_path.iterdir()) == []
     assert set(librispeech.LIBRISPEECH_MD5) == set(librispeech.LIBRISPEECH_BYTES) == set(librispeech.SUBSETS)
     assert librispeech.LIBRISPEECH_MD5["dev-clean"] == "42e2234ba48799c1f50f24a7926300a1"
     assert librispeech.LIBRISPEECH_BYTES["train-other-500"] == 30_593_501_606
@@ -416,8 +422,26 @@ def test_cli_download_librispeech(server, tmp_path):
 
 def test_cli_download_mtat_http_error(server, tmp_path):
     result = cli("mtat", "--root", str(tmp_path / "mtat"), "--base-url", server.url)
-    assert result.returncode != 0
+    assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1 and result.stderr.startswith("error: HTTP 404")
+
+
+def test_cli_download_base_url_defaults_to_params(monkeypatch, tmp_path):
+    """Without --base-url the corpus's `data.<corpus>.base_url` of ./params.yaml is used."""
+    from pipeline import cli as cli_module
+
+    calls = []
+    monkeypatch.setattr(librispeech, "download_librispeech", lambda root, subsets, base_url, md5: calls.append(base_url))
+    monkeypatch.setattr(mtat, "download_mtat", lambda root, base_url: calls.append(base_url))
+    monkeypatch.chdir(REPO)
+    params = yaml.safe_load((REPO / "params.yaml").read_text())["data"]
+    assert cli_module.main(["download", "librispeech", "--subset", "dev-clean", "--root", str(tmp_path)]) == 0
+    assert cli_module.main(["download", "mtat", "--root", str(tmp_path)]) == 0
+    assert cli_module.main(["download", "mtat", "--root", str(tmp_path), "--base-url", "http://mirror"]) == 0
+    assert calls == [params["librispeech"]["base_url"], params["mtat"]["base_url"], "http://mirror"]
+    monkeypatch.chdir(tmp_path)  # no params.yaml here: --base-url is needed
+    assert cli_module.main(["download", "mtat", "--root", str(tmp_path)]) == 2
+    assert calls[3:] == []
 
 
 # --- the DVC stages ------------------------------------------------------------------------------
@@ -437,16 +461,20 @@ def test_claim_for_download_clears_only_other_builds(tmp_path):
 
 @pytest.fixture
 def project(tmp_path, monkeypatch):
-    """A project folder with params.yaml; returns a writer for its data section."""
-    import yaml
-
-    monkeypatch.chdir(tmp_path)
+    """A project folder `tmp_path/project` (the current one) with its own MLflow store; returns a
+    writer of its params.yaml: the repository's, with the given sections merged in."""
+    (tmp_path / "project").mkdir()
+    monkeypatch.chdir(tmp_path / "project")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    defaults = yaml.safe_load((REPO / "params.yaml").read_text())
 
-    def write(data):
-        params = {"seed": 0, "audio": {"sample_rate": 16000}, "tracking": {"experiment": "test"}, "data": data}
-        (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    def write(override: dict) -> None:
+        (tmp_path / "project" / "params.yaml").write_text(yaml.safe_dump(deep_merge(defaults, override)))
     return write
+
+
+SPEECH_STAGE = ["--out", "data/raw/librispeech", "--manifest", "data/speech.csv", "--metrics", "metrics/speech.json"]
+DEV_ONLY = {"train": ["dev-clean"], "dev": ["dev-clean"], "test": ["dev-clean"]}
 
 
 def test_stages_download_and_local(server, tmp_path, project, monkeypatch, capsys):
@@ -460,20 +488,37 @@ def test_stages_download_and_local(server, tmp_path, project, monkeypatch, capsy
     out.mkdir(parents=True)
     write_source(out, "embedded")  # an earlier embedded build is replaced by the download
     (out / "stale.txt").write_text("x")
-    splits = {"train": ["dev-clean"], "dev": ["dev-clean"], "test": ["dev-clean"]}
-    project({"librispeech": {"source": "download", "root": None, "base_url": server.url, "splits": splits}})
-    assert speech_stage.main() == 0
+    project({"data": {"librispeech": {"source": "download", "base_url": server.url, "splits": DEV_ONLY}}})
+    assert speech_stage.main(SPEECH_STAGE) == 0
     assert json.loads((out / "source.json").read_text())["source"] == "download"
     assert not (out / "stale.txt").exists()
     assert len(prepare_librispeech(dataset_root(out), ["dev-clean"])) == 2
+    # the manifest and the statistics, from the one reading of the corpus
+    speech = pd.read_csv("data/speech.csv", dtype=str)
+    assert list(speech.columns) == ["utt_id", "path", "transcript", "speaker", "split", "seconds"]
+    assert speech["path"].tolist() == [f"data/raw/librispeech/LibriSpeech/dev-clean/84/121123/{u}.flac" for u in TRANSCRIPTS]
+    assert dict(zip(speech["utt_id"], speech["transcript"])) == TRANSCRIPTS and set(speech["seconds"]) == {"0.1"}
+    assert json.loads(Path("metrics/speech.json").read_text()) == {
+        "utterances": {"dev-clean": 2}, "hours": {"dev-clean": 0.0001}, "speakers": {"dev-clean": 1}}
 
-    project({"mtat": {"source": "local", "root": str(tmp_path / "nowhere"), "base_url": ""}})
-    assert music_stage.main() == 1
+    # local (the archive's source folder, outside the project): the manifest lists the audio
+    # where it lies, by absolute path, and nothing is copied
+    project({"data": {"librispeech": {"source": "local", "root": str(tmp_path / "src"), "splits": DEV_ONLY}}})
+    assert speech_stage.main(SPEECH_STAGE) == 0
+    assert [p.name for p in out.iterdir()] == ["source.json"]
+    chapter = (tmp_path / "src/LibriSpeech/dev-clean/84/121123").resolve()
+    assert pd.read_csv("data/speech.csv")["path"].tolist() == [str(chapter / f"{u}.flac") for u in TRANSCRIPTS]
+    project({"data": {"librispeech": {"source": "local", "root": str(tmp_path / "nowhere"), "splits": DEV_ONLY}}})
+    assert speech_stage.main(SPEECH_STAGE) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == f"error: {tmp_path / 'nowhere'} does not hold a LibriSpeech/ folder"
+
+    project({"data": {"mtat": {"source": "local", "root": str(tmp_path / "nowhere")}}})
+    assert music_stage.main(["--out", "data/raw/mtat"]) == 2
     assert capsys.readouterr().err.splitlines()[-1].startswith("error: ") and not Path("data/raw/mtat").exists()
     files, md5s = mtat_files()
     server.files.update({f"/{name}": data for name, data in files.items()})
     music_root = download_mtat(tmp_path / "mtat_copy", base_url=server.url, md5s=md5s)
-    project({"mtat": {"source": "local", "root": str(music_root), "base_url": ""}})
-    assert music_stage.main() == 0
+    project({"data": {"mtat": {"source": "local", "root": str(music_root)}}})
+    assert music_stage.main(["--out", "data/raw/mtat"]) == 0
     assert [p.name for p in Path("data/raw/mtat").iterdir()] == ["source.json"]
     assert len(prepare_mtat(dataset_root("data/raw/mtat"))) == 3

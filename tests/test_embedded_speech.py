@@ -1,23 +1,31 @@
 """The embedded espeak-ng corpus: real LibriSpeech layout, disjoint sentences, an unseen
-speaker, byte-identical rebuilds, clear errors."""
+speaker, byte-identical rebuilds, clear errors; the speech manifest and statistics, and the
+download_librispeech stage that writes them."""
+import dataclasses
 import hashlib
+import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import soundfile as sf
 
+from pipeline.config import ConfigError, EmbeddedSpeechConfig, SplitsConfig, parse
 from pipeline.data.embedded_speech import build_embedded_librispeech, plan_utterances, vocabulary
-from pipeline.data.librispeech import prepare_librispeech, read_speakers
+from pipeline.data.librispeech import prepare_librispeech, read_speakers, speech_manifest, speech_stats
 from pipeline.errors import UserError
+from test_download import SPEECH_STAGE, project  # noqa: F401  (project: a fixture)
 
-SPLITS = {"train": ["train-clean-100"], "dev": ["dev-clean"], "test": ["test-clean"]}
+SPLITS_PARAMS = {"train": ["train-clean-100"], "dev": ["dev-clean"], "test": ["test-clean"]}
+SPLITS = parse(SplitsConfig, SPLITS_PARAMS, "data.librispeech.splits")
 SUBSETS = ["train-clean-100", "dev-clean", "test-clean"]
-CFG = {
+CFG_PARAMS = {
     "utterances": 48, "dev_fraction": 0.125, "test_fraction": 0.25, "unseen_share_of_test": 0.5,
     "voices": ["en-us", "en-gb-x-rp", "en-us+f3", "en-029"], "unseen_voice": "en-gb-x-gbcwmd",
     "pitches": [40, 60], "rates": [160], "vocabulary_size": 500, "min_words": 5, "max_words": 8, "end_silence_seconds": 0.1,
 }
+CFG = parse(EmbeddedSpeechConfig, CFG_PARAMS, "data.embedded_speech")
 
 
 def tree_digest(folder: Path) -> dict[str, str]:
@@ -34,7 +42,7 @@ def corpus(tmp_path_factory):
 
 def test_layout_parses_like_librispeech(corpus):
     utts = prepare_librispeech(corpus, SUBSETS)
-    assert len(utts) == CFG["utterances"]
+    assert len(utts) == CFG.utterances
     assert set(utts["subset"]) == set(SUBSETS)
     for name in ("SPEAKERS.TXT", "README.TXT", "LICENSE.TXT", "CHAPTERS.TXT", "BOOKS.TXT"):
         assert (corpus / "LibriSpeech" / name).is_file()
@@ -55,7 +63,7 @@ def test_dev_and_test_sentences_are_unseen_in_train(corpus):
     for subset in ("dev-clean", "test-clean"):
         assert not train & set(utts.loc[utts["subset"] == subset, "transcript"])
     lengths = utts["transcript"].str.split().str.len()
-    assert lengths.between(CFG["min_words"], CFG["max_words"]).all()
+    assert lengths.between(CFG.min_words, CFG.max_words).all()
 
 
 def test_test_subset_has_a_speaker_never_in_train(corpus):
@@ -64,10 +72,10 @@ def test_test_subset_has_a_speaker_never_in_train(corpus):
     test = utts[utts["subset"] == "test-clean"]
     unseen = set(test["speaker"]) - train_speakers
     assert len(unseen) == 1
-    assert (test["speaker"].isin(unseen)).sum() == round(CFG["utterances"] * CFG["test_fraction"] * CFG["unseen_share_of_test"])
+    assert (test["speaker"].isin(unseen)).sum() == round(CFG.utterances * CFG.test_fraction * CFG.unseen_share_of_test)
     speakers = read_speakers(corpus)
     rows = speakers[speakers["speaker"] == unseen.pop()]
-    assert list(rows["subset"]) == ["test-clean"] and CFG["unseen_voice"] in rows["name"].iloc[0]
+    assert list(rows["subset"]) == ["test-clean"] and CFG.unseen_voice in rows["name"].iloc[0]
 
 
 def test_audio_is_speech_like(corpus):
@@ -94,24 +102,65 @@ def test_another_seed_gives_other_sentences():
 def test_vocabulary_has_at_least_the_requested_words():
     words = vocabulary(600)
     assert len({w for ws in words.values() for w in ws}) >= 600
-    with pytest.raises(UserError, match="vocabulary_size"):
+    with pytest.raises(ValueError, match="vocabulary_size"):
         vocabulary(100)
 
 
 @pytest.mark.parametrize("change, message", [
-    ({"voices": ["en-us", "en-gb"]}, "voices x pitches x rates|no voice"),
     ({"unseen_voice": "en-us"}, "unseen_voice"),
     ({"min_words": 9, "max_words": 5}, "min_words"),
-    ({"utterances": 3}, "too few"),
+    ({"utterances": 3}, "utterances: must be >= 10"),
 ])
-def test_bad_config_is_a_user_error(tmp_path, change, message):
-    with pytest.raises(UserError, match=message):
-        build_embedded_librispeech(tmp_path, {**CFG, **change}, SPLITS, 16000, seed=0)
+def test_bad_config_is_a_config_error(change, message):
+    with pytest.raises(ConfigError, match=message):
+        parse(EmbeddedSpeechConfig, {**CFG_PARAMS, **change}, "data.embedded_speech")
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"voices": ("en-us", "en-gb")}, "voices x pitches x rates must give at least 8 speakers"),
+    ({"dev_fraction": 0.01}, "utterances=48 is too few"),
+])
+def test_config_that_cannot_make_a_corpus_is_a_value_error(tmp_path, change, message):
+    with pytest.raises(ValueError, match=message):
+        build_embedded_librispeech(tmp_path, dataclasses.replace(CFG, **change), SPLITS, 16000, seed=0)
     assert not (tmp_path / "LibriSpeech").exists()
 
 
 def test_unknown_voice_fails_cleanly_without_output(tmp_path):
-    cfg = {**CFG, "voices": ["en-us", "en-gb"], "pitches": [30, 40, 50, 60]}  # plain en-gb does not exist
+    cfg = dataclasses.replace(CFG, voices=("en-us", "en-gb"), pitches=(30, 40, 50, 60))  # plain en-gb does not exist
     with pytest.raises(UserError, match="no voice 'en-gb'"):
         build_embedded_librispeech(tmp_path, cfg, SPLITS, 16000, seed=0)
     assert not (tmp_path / "LibriSpeech").exists()
+
+
+def test_speech_manifest_names_splits():
+    utts = pd.DataFrame([
+        {"utt_id": "1-2-0000", "path": "/abs/a.flac", "transcript": "HI", "speaker": "1", "chapter": "2", "subset": "train-clean-100", "seconds": 1.23456},
+        {"utt_id": "3-4-0000", "path": "/abs/b.flac", "transcript": "YO", "speaker": "3", "chapter": "4", "subset": "test-clean", "seconds": 2.0},
+    ])
+    speech = speech_manifest(utts, SPLITS)
+    assert list(speech.columns) == ["utt_id", "path", "transcript", "speaker", "split", "seconds"]
+    assert speech["split"].tolist() == ["train", "test"]
+    assert speech["path"].tolist() == ["/abs/a.flac", "/abs/b.flac"]
+    assert speech["seconds"].tolist() == [1.2346, 2.0]
+    assert speech_stats(utts) == {"utterances": {"test-clean": 1, "train-clean-100": 1},
+                                  "hours": {"test-clean": 0.0006, "train-clean-100": 0.0003},
+                                  "speakers": {"test-clean": 1, "train-clean-100": 1}}
+
+
+def test_stage_writes_the_corpus_its_manifest_and_statistics(project):
+    """download_librispeech (embedded) reads the corpus it built once, for both outputs; the
+    speech paths are relative to the project."""
+    from stages.download_librispeech import main as stage
+
+    project({"seed": 3, "data": {"librispeech": {"splits": SPLITS_PARAMS},
+                                 "embedded_speech": {**CFG_PARAMS, "utterances": 16}}})
+    assert stage(SPEECH_STAGE) == 0
+    assert json.loads(Path("data/raw/librispeech/source.json").read_text())["source"] == "embedded"
+    utterances = prepare_librispeech("data/raw/librispeech", SPLITS.subsets())
+    assert len(utterances) == 16
+    speech = pd.read_csv("data/speech.csv", dtype={"speaker": str})
+    pd.testing.assert_frame_equal(speech, speech_manifest(utterances, SPLITS))
+    assert speech["path"].str.startswith("data/raw/librispeech/LibriSpeech/").all()
+    assert speech.groupby("split").size().to_dict() == {"dev": 2, "test": 4, "train": 10}
+    assert json.loads(Path("metrics/speech.json").read_text()) == speech_stats(utterances)

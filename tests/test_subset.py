@@ -1,30 +1,33 @@
 """build_subset: genre mapping and priority, balancing, broken clips, split by track."""
+import dataclasses
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
 
+from pipeline.config import ConfigError, SubsetConfig, load_params, parse, to_dict
 from pipeline.data.subset import audio_is_readable, build_subset, genre_of, quotas, subset_counts
 from pipeline.errors import UserError
-from pipeline.params import load_params
 
-CFG = load_params()["subset"]
+CFG = load_params(Path(__file__).resolve().parents[1] / "params.yaml").subset
 
 
 def test_genre_mapping_uses_params_tags():
-    assert genre_of(["hip hop", "beat"], CFG["genres"], CFG["priority"]) == "hip-hop"
-    assert genre_of(["heavy metal"], CFG["genres"], CFG["priority"]) == "metal"
-    assert genre_of(["new age", "quiet"], CFG["genres"], CFG["priority"]) == "ambient-newage"
-    assert genre_of(["guitar", "loud"], CFG["genres"], CFG["priority"]) is None
+    assert genre_of(["hip hop", "beat"], CFG.genres, CFG.priority) == "hip-hop"
+    assert genre_of(["heavy metal"], CFG.genres, CFG.priority) == "metal"
+    assert genre_of(["new age", "quiet"], CFG.genres, CFG.priority) == "ambient-newage"
+    assert genre_of(["guitar", "loud"], CFG.genres, CFG.priority) is None
 
 
 def test_priority_decides_between_genres():
     # rap outranks rock; metal outranks rock; rock outranks pop (params order).
-    assert genre_of(["rock", "rap"], CFG["genres"], CFG["priority"]) == "hip-hop"
-    assert genre_of(["rock", "metal"], CFG["genres"], CFG["priority"]) == "metal"
-    assert genre_of(["pop", "rock"], CFG["genres"], CFG["priority"]) == "rock"
-    reordered = ["pop"] + [g for g in CFG["priority"] if g != "pop"]
-    assert genre_of(["pop", "rock"], CFG["genres"], reordered) == "pop"
+    assert genre_of(["rock", "rap"], CFG.genres, CFG.priority) == "hip-hop"
+    assert genre_of(["rock", "metal"], CFG.genres, CFG.priority) == "metal"
+    assert genre_of(["pop", "rock"], CFG.genres, CFG.priority) == "rock"
+    reordered = ("pop",) + tuple(g for g in CFG.priority if g != "pop")
+    assert genre_of(["pop", "rock"], CFG.genres, reordered) == "pop"
 
 
 def test_quotas_are_balanced_and_capped():
@@ -37,8 +40,8 @@ def test_quotas_are_balanced_and_capped():
 
 def fake_clips(tracks_per_genre=6, clips_per_track=3):
     rows, clip_id = [], 0
-    tag_of = {g: tags[0] for g, tags in CFG["genres"].items()}
-    for genre in CFG["priority"]:
+    tag_of = {g: tags[0] for g, tags in CFG.genres.items()}
+    for genre in CFG.priority:
         for t in range(tracks_per_genre):
             for c in range(clips_per_track):
                 rows.append({"clip_id": clip_id, "path": f"/x/{clip_id}.mp3", "track": f"{genre}-track{t}",
@@ -51,11 +54,11 @@ def fake_clips(tracks_per_genre=6, clips_per_track=3):
 def test_subset_keeps_all_hiphop_balances_others_and_skips_broken():
     clips = fake_clips()
     broken = {"/x/5.mp3", "/x/20.mp3", "/x/40.mp3"}  # 5 is hip-hop, 20 and 40 are not
-    cfg = {**CFG, "size": 18 + 9 * 10}
+    cfg = dataclasses.replace(CFG, size=18 + 9 * 10)
     subset, stats = build_subset(clips, cfg, seed=0, is_readable=lambda p: p not in broken)
     counts = subset["genre"].value_counts()
     assert counts["hip-hop"] == 17  # every readable hip-hop clip
-    assert len(subset) == cfg["size"]  # the other genres fill the subset up to `size`...
+    assert len(subset) == cfg.size  # the other genres fill the subset up to `size`...
     others = counts.drop("hip-hop")
     assert len(others) == 9 and others.max() - others.min() <= 1  # ...balanced within one clip
     assert "5" not in set(subset["clip_id"])
@@ -65,18 +68,18 @@ def test_subset_keeps_all_hiphop_balances_others_and_skips_broken():
 
 
 def test_no_track_in_two_splits_and_every_split_has_every_genre():
-    subset, _ = build_subset(fake_clips(tracks_per_genre=8), {**CFG, "size": 10_000}, seed=3, is_readable=lambda p: True)
+    subset, _ = build_subset(fake_clips(tracks_per_genre=8), dataclasses.replace(CFG, size=10_000), seed=3, is_readable=lambda p: True)
     splits_per_track = subset.groupby("track")["split"].nunique()
     assert (splits_per_track == 1).all()
     for split in ("train", "valid", "test"):
-        assert set(subset.loc[subset["split"] == split, "genre"]) == set(CFG["priority"])
+        assert set(subset.loc[subset["split"] == split, "genre"]) == set(CFG.priority)
     counts = subset_counts(subset)
     assert counts["clips_total"] == len(subset) == 10 * 8 * 3
 
 
 def test_subset_is_deterministic_and_seed_dependent():
     clips = fake_clips(tracks_per_genre=8)
-    cfg = {**CFG, "size": 60}
+    cfg = dataclasses.replace(CFG, size=60)
     a, _ = build_subset(clips, cfg, seed=1, is_readable=lambda p: True)
     b, _ = build_subset(clips, cfg, seed=1, is_readable=lambda p: True)
     c, _ = build_subset(clips, cfg, seed=2, is_readable=lambda p: True)
@@ -89,17 +92,19 @@ def test_extra_hiphop_folder_is_added(tmp_path):
     folder.mkdir()
     sf.write(folder / "beat1.wav", np.zeros(16000, dtype=np.float32), 16000)
     (folder / "notes.txt").write_text("not audio")
-    subset, _ = build_subset(fake_clips(), {**CFG, "size": 50, "extra_hiphop_dirs": [str(folder)]}, seed=0,
+    subset, _ = build_subset(fake_clips(), dataclasses.replace(CFG, size=50, extra_hiphop_dirs=(str(folder),)), seed=0,
                              is_readable=lambda p: True)
     extra = subset[subset["clip_id"].str.startswith("extra/")]
     assert list(extra["genre"]) == ["hip-hop"] and extra["track"].iloc[0] == "extra/my_beats/beat1"
 
 
-def test_bad_config_is_a_user_error(tmp_path):
-    with pytest.raises(UserError, match="priority"):
-        build_subset(fake_clips(), {**CFG, "priority": CFG["priority"][:-1]}, seed=0)
+def test_bad_taxonomy_is_a_config_error_and_a_missing_folder_a_user_error(tmp_path):
+    with pytest.raises(ConfigError, match="^subset: priority must list each genre"):
+        parse(SubsetConfig, {**to_dict(CFG), "priority": list(CFG.priority[:-1])}, "subset")
+    with pytest.raises(ConfigError, match="anchor_genre 'polka'"):
+        parse(SubsetConfig, {**to_dict(CFG), "anchor_genre": "polka"}, "subset")
     with pytest.raises(UserError, match="not a folder"):
-        build_subset(fake_clips(), {**CFG, "extra_hiphop_dirs": [str(tmp_path / "nope")]}, seed=0)
+        build_subset(fake_clips(), dataclasses.replace(CFG, extra_hiphop_dirs=(str(tmp_path / "nope"),)), seed=0)
 
 
 def test_audio_is_readable_detects_missing_empty_and_garbage(tmp_path):
@@ -120,8 +125,8 @@ def test_split_spreads_each_subgenre_over_the_splits():
     proportion, whatever the seed: a held-out split of one sub-genre would measure only it."""
     from pipeline.data.subset import split_by_track, subgenre_of
 
-    assert subgenre_of(["guitar", "spanish", "world"], CFG["genres"]["world"]) == "spanish"
-    assert subgenre_of(["guitar"], CFG["genres"]["world"]) == ""
+    assert subgenre_of(["guitar", "spanish", "world"], CFG.genres["world"]) == "spanish"
+    assert subgenre_of(["guitar"], CFG.genres["world"]) == ""
     tracks = [f"{sub}-{i}" for sub in ("indian", "spanish") for i in range(10)]
     frame = pd.DataFrame({"track": tracks, "genre": "world", "subgenre": [t.split("-")[0] for t in tracks]})
     for seed in range(5):

@@ -1,4 +1,4 @@
-"""Cut the subset's music into fixed-length segments, and list the speech utterances.
+"""Cut the subset's music into fixed-length segments.
 
 Segments are `seconds` long (exactly `seconds * sample_rate` samples), every `hop_seconds`, 16-bit
 FLAC, mono, at the front end's sample rate; a clip shorter than one segment yields none.
@@ -8,20 +8,17 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import soundfile as sf
 
 from pipeline.audio import load_audio
-from pipeline.errors import UserError
 from pipeline.parallel import fork_pool
-from pipeline.fileio import project_path
 
 
 def segment_starts(n_samples: int, segment: int, hop: int) -> list[int]:
     """Start samples of every whole segment: 0, hop, 2*hop, ... while start + segment <= n."""
     if segment <= 0 or hop <= 0:
-        raise UserError("clips.seconds and clips.hop_seconds must be positive")
+        raise ValueError(f"segment and hop must be at least one sample, got {segment} and {hop}")
     return list(range(0, n_samples - segment + 1, hop))
 
 
@@ -69,15 +66,3 @@ def cut_clips(subset: pd.DataFrame, out_dir: str | Path, sample_rate: int, secon
     ]
     return pd.DataFrame(manifest, columns=["clip_path", "clip_id", "genre", "track", "split", "start_s"])
 
-
-def speech_manifest(utterances: pd.DataFrame, splits: dict[str, list[str]], project_root: Path | None = None) -> pd.DataFrame:
-    """`utterances` from `prepare_librispeech` -> DataFrame(utt_id, path, transcript, speaker,
-    split, seconds) with the split named by `data.librispeech.splits`."""
-    split_of = {subset: split for split, subsets in splits.items() for subset in subsets}
-    root = project_root or Path.cwd()
-    frame = utterances.assign(
-        split=utterances["subset"].map(split_of),
-        path=[project_path(p, root) for p in utterances["path"]],
-        seconds=np.round(utterances["seconds"].astype(float), 4),
-    )
-    return frame[["utt_id", "path", "transcript", "speaker", "split", "seconds"]].reset_index(drop=True)

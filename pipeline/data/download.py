@@ -1,5 +1,6 @@
 """Fetch and unpack public corpora: resumable, md5-verified HTTP downloads and archive extraction
-that refuses to write outside its target folder.
+that refuses to write outside its target folder; and a dataset stage's output folder, whatever
+its source (`provide_dataset`).
 
 A file appears at its final name only once it is whole and verified; an archive's content
 appears in its target folder only once every member has been checked and extracted.
@@ -27,7 +28,9 @@ from pathlib import Path, PurePosixPath
 
 from tqdm import tqdm
 
+from pipeline.data.sources import SOURCE_FILE, write_source
 from pipeline.errors import UserError
+from pipeline.fileio import atomic_path
 
 CHUNK_BYTES = 1 << 20
 _MD5_HEX = re.compile(r"^[0-9a-f]{32}$")
@@ -370,8 +373,6 @@ def claim_for_download(out_dir: str | os.PathLike) -> Path:
     """Ready a download stage's output folder: an embedded or local build there is cleared, a
     (possibly partial) download is kept so it resumes. Its source.json is removed until the
     download is whole again, so downstream stages never read a half-fetched corpus."""
-    from pipeline.data.sources import SOURCE_FILE
-
     out_dir = Path(out_dir)
     marker = out_dir / SOURCE_FILE
     if marker.is_file():
@@ -385,3 +386,37 @@ def claim_for_download(out_dir: str | os.PathLike) -> Path:
             marker.unlink()
     out_dir.mkdir(parents=True, exist_ok=True)
     return out_dir
+
+
+def provide_dataset(out_dir: str | os.PathLike, cfg, build, download, prepare):
+    """A dataset stage's output folder `out_dir`, by `cfg.source` (`cfg`: a corpus's config,
+    with `source` and `root`):
+
+    - embedded: `build(folder)` writes the corpus into a fresh empty folder that replaces
+      `out_dir` whole;
+    - download: `download(out_dir)` fetches into `out_dir`, resuming a partial download
+      (`claim_for_download`);
+    - local: the corpus stays at `cfg.root`, and `out_dir` only points at it.
+
+    Then `prepare(corpus_root)` reads (and so validates) the corpus; only once it succeeds is
+    `out_dir/source.json` written, so downstream stages never read a corpus that failed. Returns
+    what `prepare` returned."""
+    out_dir = Path(out_dir)
+    if cfg.source == "embedded":
+        with atomic_path(out_dir) as tmp:
+            tmp.mkdir(parents=True)
+            build(tmp)
+        root = out_dir
+    elif cfg.source == "download":
+        root = out_dir
+        download(claim_for_download(out_dir))
+    else:
+        root = Path(cfg.root).expanduser()
+    prepared = prepare(root)
+    if cfg.source == "local":
+        with atomic_path(out_dir) as tmp:  # replaces whatever was there: never the user's data
+            tmp.mkdir(parents=True)
+            write_source(tmp, "local", root)
+    else:
+        write_source(out_dir, cfg.source)
+    return prepared

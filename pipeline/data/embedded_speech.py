@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.audio import resample, save_audio
+from pipeline.config import EmbeddedSpeechConfig, SplitsConfig
 from pipeline.errors import UserError
 from pipeline.parallel import fork_pool
 from pipeline.fileio import atomic_path
@@ -93,9 +94,6 @@ CONTENT_CLASSES = ("adjective", "noun", "transitive", "intransitive", "adverb")
 _CONTENT = {"adjective": ADJECTIVES, "noun": NOUNS, "transitive": TRANSITIVE_VERBS,
             "intransitive": INTRANSITIVE_VERBS, "adverb": ADVERBS}
 
-REQUIRED_KEYS = ("utterances", "dev_fraction", "test_fraction", "unseen_share_of_test", "voices",
-                 "unseen_voice", "pitches", "rates", "vocabulary_size", "min_words", "max_words",
-                 "end_silence_seconds")
 MIN_VOCABULARY = 500
 MIN_SPEAKERS = 8
 
@@ -112,8 +110,8 @@ def vocabulary(size: int) -> dict[str, list[str]]:
     content = {name: [w for w in words if w not in function_words] for name, words in content.items()}
     available = len(function_words | {w for words in content.values() for w in words})
     if not MIN_VOCABULARY <= size <= available:
-        raise UserError(f"data.embedded_speech.vocabulary_size must be between {MIN_VOCABULARY} and "
-                        f"{available} (the embedded word list), got {size}")
+        raise ValueError(f"data.embedded_speech.vocabulary_size must be between {MIN_VOCABULARY} and "
+                         f"{available} (the embedded word list), got {size}")
     total = sum(len(words) for words in content.values())
     fraction = (size - len(function_words)) / total
     while True:  # grow the fraction until overlaps between classes no longer shrink us below size
@@ -158,7 +156,7 @@ def sentence(rng: np.random.Generator, words: dict, n_words: int, max_tries: int
             tokens += [words["conjunction"][rng.integers(len(words["conjunction"]))]] + _clause(rng, words)
         if len(tokens) == n_words:
             return " ".join(tokens)
-    raise UserError(f"the sentence grammar cannot make {n_words}-word sentences: check min_words / max_words")
+    raise ValueError(f"the sentence grammar cannot make {n_words}-word sentences: check min_words / max_words")
 
 
 def unique_sentences(count: int, words: dict, min_words: int, max_words: int, rng: np.random.Generator) -> list[str]:
@@ -170,13 +168,12 @@ def unique_sentences(count: int, words: dict, min_words: int, max_words: int, rn
 
 
 # --- speakers and splits -----------------------------------------------------------------------
-def speakers(cfg: dict) -> tuple[list[dict], dict]:
+def speakers(cfg: EmbeddedSpeechConfig) -> tuple[list[dict], dict]:
     """Seen speakers (every voice x pitch x rate) and the unseen one (the unseen voice at the
     middle pitch and rate). IDs are numbers from 100 in that order."""
-    seen = [{"voice": v, "pitch": int(p), "rate": int(r)}
-            for v in cfg["voices"] for p in cfg["pitches"] for r in cfg["rates"]]
-    pitches, rates = cfg["pitches"], cfg["rates"]
-    unseen = {"voice": cfg["unseen_voice"], "pitch": int(pitches[len(pitches) // 2]), "rate": int(rates[len(rates) // 2])}
+    seen = [{"voice": v, "pitch": int(p), "rate": int(r)} for v in cfg.voices for p in cfg.pitches for r in cfg.rates]
+    pitches, rates = cfg.pitches, cfg.rates
+    unseen = {"voice": cfg.unseen_voice, "pitch": int(pitches[len(pitches) // 2]), "rate": int(rates[len(rates) // 2])}
     for i, speaker in enumerate(seen + [unseen]):
         speaker["id"] = str(100 + i)
         speaker["sex"] = "F" if "+f" in speaker["voice"] else "M"
@@ -184,42 +181,22 @@ def speakers(cfg: dict) -> tuple[list[dict], dict]:
     return seen, unseen
 
 
-def check_config(cfg: dict) -> None:
-    missing = [k for k in REQUIRED_KEYS if k not in cfg]
-    if missing:
-        raise UserError(f"params data.embedded_speech lacks {', '.join(missing)}")
-    dev, test, share = cfg["dev_fraction"], cfg["test_fraction"], cfg["unseen_share_of_test"]
-    if not (0 < dev and 0 < test and dev + test < 1 and 0 < share < 1):
-        raise UserError("data.embedded_speech: need dev_fraction, test_fraction > 0 with a sum below 1, "
-                        "and 0 < unseen_share_of_test < 1")
-    if not cfg["voices"] or not cfg["pitches"] or not cfg["rates"]:
-        raise UserError("data.embedded_speech: voices, pitches and rates must be non-empty lists")
-    if len(set(cfg["voices"])) * len(set(cfg["pitches"])) * len(set(cfg["rates"])) < MIN_SPEAKERS:
-        raise UserError(f"data.embedded_speech: voices x pitches x rates must give at least {MIN_SPEAKERS} speakers")
-    if cfg["unseen_voice"] in cfg["voices"]:
-        raise UserError("data.embedded_speech.unseen_voice must not be one of the training voices")
-    if not all(0 <= int(p) <= 100 for p in cfg["pitches"]) or not all(80 <= int(r) <= 450 for r in cfg["rates"]):
-        raise UserError("data.embedded_speech: pitches must be in 0..100 and rates (words/min) in 80..450")
-    if not 0 <= cfg["end_silence_seconds"] <= 2:
-        raise UserError("data.embedded_speech.end_silence_seconds must be in 0..2")
-    if not 2 <= cfg["min_words"] <= cfg["max_words"] <= 20:
-        raise UserError("data.embedded_speech: need 2 <= min_words <= max_words <= 20")
-
-
-def plan_utterances(cfg: dict, splits: dict[str, list[str]], seed: int) -> list[dict]:
-    """Every utterance: subset, speaker, chapter, utt_id, text. Deterministic in (cfg, seed)."""
-    check_config(cfg)
+def plan_utterances(cfg: EmbeddedSpeechConfig, splits: SplitsConfig, seed: int) -> list[dict]:
+    """Every utterance: subset, speaker, chapter, utt_id, text. Deterministic in (cfg, seed).
+    ValueError when the config cannot make the corpus (too few speakers or utterances)."""
+    if len(set(cfg.voices)) * len(set(cfg.pitches)) * len(set(cfg.rates)) < MIN_SPEAKERS:
+        raise ValueError(f"data.embedded_speech: voices x pitches x rates must give at least {MIN_SPEAKERS} speakers")
     rng = np.random.default_rng(seed)
-    total = int(cfg["utterances"])
-    n_dev, n_test = int(round(total * cfg["dev_fraction"])), int(round(total * cfg["test_fraction"]))
-    n_unseen = int(round(n_test * cfg["unseen_share_of_test"]))
+    total = cfg.utterances
+    n_dev, n_test = int(round(total * cfg.dev_fraction)), int(round(total * cfg.test_fraction))
+    n_unseen = int(round(n_test * cfg.unseen_share_of_test))
     n_train = total - n_dev - n_test
     if min(n_train, n_dev, n_unseen, n_test - n_unseen) < 1:
-        raise UserError(f"data.embedded_speech.utterances={total} is too few for the dev/test fractions")
-    words = vocabulary(int(cfg["vocabulary_size"]))
-    texts = unique_sentences(total, words, int(cfg["min_words"]), int(cfg["max_words"]), rng)
+        raise ValueError(f"data.embedded_speech.utterances={total} is too few for the dev/test fractions")
+    words = vocabulary(cfg.vocabulary_size)
+    texts = unique_sentences(total, words, cfg.min_words, cfg.max_words, rng)
     seen, unseen = speakers(cfg)
-    subset = {split: names[0] for split, names in splits.items()}
+    subset = {split: getattr(splits, split)[0] for split in ("train", "dev", "test")}
     # (subset, speakers, count): seen speakers take turns in a seeded order, so splits are balanced.
     parts = [(subset["train"], seen, n_train), (subset["dev"], seen, n_dev),
              (subset["test"], seen, n_test - n_unseen), (subset["test"], [unseen], n_unseen)]
@@ -382,17 +359,14 @@ def _chapters_txt(plan: list[dict], seconds: dict[str, float]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def build_embedded_librispeech(root: str | Path, cfg: dict, splits: dict[str, list[str]], sample_rate: int,
+def build_embedded_librispeech(root: str | Path, cfg: EmbeddedSpeechConfig, splits: SplitsConfig, sample_rate: int,
                                seed: int, workers: int | None = None) -> None:
     """Write the synthetic corpus as `root/LibriSpeech/...` (replacing any previous one, all or
-    nothing). `splits` maps train/dev/test to subset names; the first name of each is written.
-    `workers` (default: CPU count) changes speed only, never the bytes."""
-    for split in ("train", "dev", "test"):
-        if not splits.get(split):
-            raise UserError(f"data.librispeech.splits.{split} must name at least one subset")
+    nothing). Of each split's subsets in `splits`, the first is written. `workers` (default: CPU
+    count) changes speed only, never the bytes."""
     plan = plan_utterances(cfg, splits, seed)
     workers = workers or os.cpu_count() or 1
-    _run_fresh(_check_voices, [list(cfg["voices"]) + [cfg["unseen_voice"]]], 1)
+    _run_fresh(_check_voices, [[*cfg.voices, cfg.unseen_voice]], 1)
     with atomic_path(Path(root) / "LibriSpeech") as tmp:
         chapters: dict[tuple, list[dict]] = {}
         for utt in plan:
@@ -403,7 +377,7 @@ def build_embedded_librispeech(root: str | Path, cfg: dict, splits: dict[str, li
             folder.mkdir(parents=True)
             (folder / f"{speaker_id}-{chapter}.trans.txt").write_text(
                 "".join(f"{u['utt_id']} {u['text'].upper()}\n" for u in utts), encoding="utf-8")
-            jobs.append((utts, str(folder), sample_rate, seed, float(cfg["end_silence_seconds"])))
+            jobs.append((utts, str(folder), sample_rate, seed, cfg.end_silence_seconds))
         # Longest chapters first keeps both workers busy to the end.
         order = sorted(range(len(jobs)), key=lambda i: -len(jobs[i][0]))
         durations = dict(zip(order, _run_fresh(_synthesise_chapter, [jobs[i] for i in order], workers)))

@@ -1,4 +1,4 @@
-"""LibriSpeech (OpenSLR 12): download and prepare.
+"""LibriSpeech (OpenSLR 12): download, prepare, and the speech manifest with its statistics.
 
 Layout: `<root>/LibriSpeech/<subset>/<speaker>/<chapter>/<speaker>-<chapter>-<utt>.flac`, one
 `<speaker>-<chapter>.trans.txt` per chapter (`<utt-id> <TRANSCRIPT>`, split on the first space),
@@ -8,10 +8,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import soundfile as sf
 
+from pipeline.config import SplitsConfig
 from pipeline.errors import UserError
+from pipeline.fileio import project_path
+
+MANIFEST_COLUMNS = ["utt_id", "path", "transcript", "speaker", "split", "seconds"]
 
 SUBSETS = (
     "dev-clean", "dev-other", "test-clean", "test-other",
@@ -76,6 +81,28 @@ def prepare_librispeech(root: str | Path, subsets: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["utt_id", "path", "transcript", "speaker", "chapter", "subset", "seconds"])
 
 
+def speech_manifest(utterances: pd.DataFrame, splits: SplitsConfig, project_root: str | Path | None = None) -> pd.DataFrame:
+    """`utterances` from `prepare_librispeech` -> the speech manifest DataFrame(utt_id, path,
+    transcript, speaker, split, seconds): each subset's split from `splits`, paths relative to
+    `project_root` (default: the current folder) when inside it, absolute otherwise (a `local`
+    corpus), seconds to 0.1 ms."""
+    frame = utterances.assign(
+        split=utterances["subset"].map(splits.split_of()),
+        path=[project_path(p, project_root) for p in utterances["path"]],
+        seconds=np.round(utterances["seconds"].astype(float), 4),
+    )
+    return frame[MANIFEST_COLUMNS].reset_index(drop=True)
+
+
+def speech_stats(utterances: pd.DataFrame) -> dict:
+    """Utterances, hours and speakers per subset of `prepare_librispeech`'s table (the speech
+    metrics)."""
+    by_subset = utterances.groupby("subset")
+    return {"utterances": {k: int(v) for k, v in by_subset.size().items()},
+            "hours": {k: round(float(v) / 3600, 4) for k, v in by_subset["seconds"].sum().items()},
+            "speakers": {k: int(v) for k, v in by_subset["speaker"].nunique().items()}}
+
+
 # Official archives: https://www.openslr.org/resources/12/md5sum.txt (sizes in bytes).
 LIBRISPEECH_MD5 = {
     "dev-clean": "42e2234ba48799c1f50f24a7926300a1",
@@ -99,12 +126,12 @@ COMPLETE_MARKER = ".complete"
 
 
 def check_subsets(subsets: list[str]) -> list[str]:
-    """The requested subsets, deduplicated in order; UserError on an unknown name."""
+    """The requested subsets, deduplicated in order; ValueError on an unknown name."""
     if not subsets:
-        raise UserError(f"no LibriSpeech subset given: choose among {', '.join(SUBSETS)}")
+        raise ValueError(f"no LibriSpeech subset given: choose among {', '.join(SUBSETS)}")
     unknown = [s for s in subsets if s not in SUBSETS]
     if unknown:
-        raise UserError(f"unknown LibriSpeech subset {', '.join(map(repr, unknown))}: "
+        raise ValueError(f"unknown LibriSpeech subset {', '.join(map(repr, unknown))}: "
                         f"valid ones are {', '.join(SUBSETS)}")
     return list(dict.fromkeys(subsets))
 
@@ -120,7 +147,7 @@ def download_librispeech(root: str | Path, subsets: list[str], base_url: str,
     root = Path(root)
     subsets = check_subsets(subsets)
     if isinstance(md5, str) and len(subsets) > 1:
-        raise UserError("one --md5 given for several LibriSpeech subsets: give one subset at a time")
+        raise ValueError("one --md5 given for several LibriSpeech subsets: give one subset at a time")
     for subset in subsets:
         folder = root / "LibriSpeech" / subset
         marker = folder / COMPLETE_MARKER

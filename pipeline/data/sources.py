@@ -7,17 +7,7 @@ from pathlib import Path
 
 from pipeline.errors import UserError
 
-SOURCES = ("embedded", "download", "local")
 SOURCE_FILE = "source.json"
-
-
-def check_source(name: str, cfg: dict) -> str:
-    source = cfg.get("source")
-    if source not in SOURCES:
-        raise UserError(f"data.{name}.source must be one of {', '.join(SOURCES)}, got {source!r}")
-    if source == "local" and not cfg.get("root"):
-        raise UserError(f"data.{name}.source is 'local' but data.{name}.root is not set")
-    return source
 
 
 def write_source(out_dir: Path, source: str, root: Path | None = None) -> None:

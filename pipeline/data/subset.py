@@ -12,24 +12,14 @@ import numpy as np
 import pandas as pd
 import soundfile as sf
 
+from pipeline.config import SubsetConfig
 from pipeline.errors import UserError
 
 SPLITS = ("train", "valid", "test")
 AUDIO_SUFFIXES = {".wav", ".flac", ".mp3", ".ogg", ".oga", ".aiff", ".aif"}
 
 
-def check_genre_config(cfg: dict) -> None:
-    genres, priority = cfg["genres"], cfg["priority"]
-    if sorted(genres) != sorted(priority) or len(set(priority)) != len(priority):
-        raise UserError("subset.priority must list each genre of subset.genres exactly once")
-    if cfg["anchor_genre"] not in genres:
-        raise UserError(f"subset.anchor_genre {cfg['anchor_genre']!r} is not one of subset.genres")
-    valid, test = cfg["valid_fraction"], cfg["test_fraction"]
-    if not (valid >= 0 and test >= 0 and valid + test < 1):
-        raise UserError("subset: need valid_fraction, test_fraction >= 0 with a sum below 1")
-
-
-def genre_of(tags: list[str], genres: dict[str, list[str]], priority: list[str]) -> str | None:
+def genre_of(tags: list[str], genres: dict[str, tuple[str, ...]], priority: tuple[str, ...]) -> str | None:
     """The first genre in `priority` that any of `tags` belongs to; None when no tag maps."""
     tagset = set(tags)
     for genre in priority:
@@ -68,7 +58,7 @@ def _quiet_stderr():
         os.close(saved)
 
 
-def extra_clips(folders: list[str], genre: str) -> pd.DataFrame:
+def extra_clips(folders: tuple[str, ...], genre: str) -> pd.DataFrame:
     """User audio folders -> clips of `genre`; each file is its own track."""
     rows = []
     for folder in folders:
@@ -96,7 +86,7 @@ def quotas(available: dict[str, int], total: int) -> dict[str, int]:
     return quota
 
 
-def subgenre_of(tags: list[str], genre_tags: list[str]) -> str:
+def subgenre_of(tags: list[str], genre_tags: tuple[str, ...]) -> str:
     """The first tag of the genre's list (params order) that the clip carries, e.g. `spanish` for
     a world clip: the sub-genre the split stratifies on. Clips without one (user folders) get ''."""
     tagset = set(tags)
@@ -135,18 +125,17 @@ def split_by_track(frame: pd.DataFrame, valid_fraction: float, test_fraction: fl
     return frame["track"].map(split_of_track)
 
 
-def build_subset(clips: pd.DataFrame, cfg: dict, seed: int, is_readable=audio_is_readable) -> tuple[pd.DataFrame, dict]:
+def build_subset(clips: pd.DataFrame, cfg: SubsetConfig, seed: int, is_readable=audio_is_readable) -> tuple[pd.DataFrame, dict]:
     """`clips` as from `prepare_mtat` (clip_id, path, track, tags). Returns the subset
     DataFrame(clip_id, path, genre, track, split) and stats (broken clips skipped, dropped)."""
-    check_genre_config(cfg)
-    anchor = cfg["anchor_genre"]
-    labelled = clips.assign(genre=[genre_of(t, cfg["genres"], cfg["priority"]) for t in clips["tags"]])
+    anchor = cfg.anchor_genre
+    labelled = clips.assign(genre=[genre_of(t, cfg.genres, cfg.priority) for t in clips["tags"]])
     untagged = int(labelled["genre"].isna().sum())
     labelled = labelled.dropna(subset=["genre"])
-    labelled = labelled.assign(subgenre=[subgenre_of(t, cfg["genres"][g]) for t, g in zip(labelled["tags"], labelled["genre"])])
+    labelled = labelled.assign(subgenre=[subgenre_of(t, cfg.genres[g]) for t, g in zip(labelled["tags"], labelled["genre"])])
     labelled = labelled[["clip_id", "path", "track", "genre", "subgenre"]]
     labelled = labelled.assign(clip_id=labelled["clip_id"].astype(str))
-    labelled = pd.concat([labelled, extra_clips(cfg.get("extra_hiphop_dirs") or [], anchor)], ignore_index=True)
+    labelled = pd.concat([labelled, extra_clips(cfg.extra_hiphop_dirs, anchor)], ignore_index=True)
 
     rng = np.random.default_rng(seed)
     broken: list[str] = []
@@ -165,11 +154,11 @@ def build_subset(clips: pd.DataFrame, cfg: dict, seed: int, is_readable=audio_is
                 broken.append(row["clip_id"])
         return candidates.iloc[sorted(kept)]
 
-    by_genre = {g: labelled[labelled["genre"] == g].sort_values("clip_id", kind="stable") for g in cfg["priority"]}
+    by_genre = {g: labelled[labelled["genre"] == g].sort_values("clip_id", kind="stable") for g in cfg.priority}
     anchor_clips = take(by_genre[anchor], len(by_genre[anchor]))
     others = {g: f for g, f in by_genre.items() if g != anchor}
     # Quotas assume every clip is readable; a genre short of readable clips is just smaller.
-    quota = quotas({g: len(f) for g, f in others.items()}, max(0, cfg["size"] - len(anchor_clips)))
+    quota = quotas({g: len(f) for g, f in others.items()}, max(0, cfg.size - len(anchor_clips)))
     chosen = [anchor_clips] + [take(others[g], quota[g]) for g in sorted(others)]
     subset = pd.concat(chosen, ignore_index=True)
     if subset.empty:
@@ -177,7 +166,7 @@ def build_subset(clips: pd.DataFrame, cfg: dict, seed: int, is_readable=audio_is
     if not (subset["genre"] == anchor).any():
         raise UserError(f"no readable {anchor} clip found: the style encoder needs its anchor genre")
 
-    subset["split"] = split_by_track(subset, cfg["valid_fraction"], cfg["test_fraction"], seed)
+    subset["split"] = split_by_track(subset, cfg.valid_fraction, cfg.test_fraction, seed)
     order = {s: i for i, s in enumerate(SPLITS)}
     subset = subset.sort_values(["split", "genre", "track", "clip_id"], key=lambda c: c.map(order) if c.name == "split" else c)
     subset = subset[["clip_id", "path", "genre", "track", "split"]].reset_index(drop=True)
