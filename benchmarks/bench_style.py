@@ -17,21 +17,23 @@ import numpy as np
 import torch
 
 from pipeline.audio import FrontEnd
+from pipeline.config import Params, load_params
+from pipeline.data.segments import Segments, random_crops
+from pipeline.data.triplets import TripletSampler
 from pipeline.losses import TripletLoss
-from pipeline.models.style_encoder import StyleEncoder, StyleEncoderConfig
-from pipeline.params import load_params
-from pipeline.training.style import Segments, TripletSampler, random_crops, triplet_step
+from pipeline.models.style_encoder import StyleEncoder
+from pipeline.training.optim import adamw
+from pipeline.training.style import triplet_step
 
-GENRES = ["hip-hop", "rock", "metal", "pop", "electronic", "classical", "jazz", "country-folk", "ambient-newage", "world"]
 SEGMENT_FRAMES = 1001  # 10 s at hop 160, 16 kHz
 TARGET_SPEEDUP = 10.0
 
 
-def _segments(front_end: FrontEnd, per_genre: int = 6) -> Segments:
+def _segments(front_end: FrontEnd, names: list[str], per_genre: int = 6) -> Segments:
     gen = torch.Generator().manual_seed(0)
-    n = per_genre * len(GENRES)
+    n = per_genre * len(names)
     specs = torch.log1p(torch.rand(n, front_end.n_freq, SEGMENT_FRAMES, generator=gen) * 5)
-    genres = np.repeat(GENRES, per_genre)
+    genres = np.repeat(names, per_genre)
     tracks = np.array([f"{g}-{i % 3}" for g, i in zip(genres, range(n))])
     return Segments(specs, genres, tracks)
 
@@ -53,17 +55,17 @@ def _throughput(step, device: torch.device, seconds: float = 8.0, warmup: int = 
     return done / (time.perf_counter() - start)
 
 
-def measure(params: dict, device: torch.device) -> dict[str, float]:
+def measure(params: Params, device: torch.device) -> dict[str, float]:
     """The three training loops and one generation-style gradient, on `device`."""
-    style, front_end = params["style"], FrontEnd.from_params(params["audio"])
-    data = _segments(front_end)
-    sampler = TripletSampler(data.genres, data.tracks, style["anchor_genre"])
+    style, front_end = params.style, params.audio
+    data = _segments(front_end, list(params.subset.genres))
+    sampler = TripletSampler(data.genres, data.tracks, style.anchor_genre)
     rng = np.random.default_rng(0)
-    model = StyleEncoder(StyleEncoderConfig.from_params(style), front_end).to(device).train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    model = StyleEncoder.from_params(style, front_end).to(device).train()
+    optimizer = adamw(model, 1e-4, style.weight_decay)
     loss_fn = TripletLoss.from_params(style)
-    k, crop = int(style["negatives_per_anchor"]), int(style["crop_frames"])
-    n_anchors = int(style["batch_size"]) + int(style["other_anchors"])
+    k, crop = style.negatives_per_anchor, style.crop_frames
+    n_anchors = style.batch_size + style.other_anchors
 
     def batched() -> int:
         anchors = rng.choice(sampler.anchors, n_anchors)  # anchor genre only: same cost per segment

@@ -20,9 +20,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
-from pipeline.errors import UserError
+from pipeline.config import StyleConfig
 
 DISTANCES = ("cosine", "l2")
 MININGS = ("max_negatives", "batch_hard", "semi_hard")
@@ -37,7 +38,7 @@ def pairwise_distance(x: torch.Tensor, y: torch.Tensor, distance: str) -> torch.
     if distance == "l2":
         # the epsilon keeps the gradient finite when two embeddings coincide
         return ((x[:, None, :] - y[None, :, :]).pow(2).sum(-1) + 1e-12).sqrt()
-    raise UserError(f"style.loss must be one of {list(DISTANCES)}, got {distance!r}")
+    raise ValueError(f"style.loss must be one of {list(DISTANCES)}, got {distance!r}")
 
 
 def rowwise_distance(x: torch.Tensor, y: torch.Tensor, distance: str) -> torch.Tensor:
@@ -48,7 +49,17 @@ def rowwise_distance(x: torch.Tensor, y: torch.Tensor, distance: str) -> torch.T
         return 1.0 - (x[:, None, :] * y).sum(-1)
     if distance == "l2":
         return ((x[:, None, :] - y).pow(2).sum(-1) + 1e-12).sqrt()
-    raise UserError(f"style.loss must be one of {list(DISTANCES)}, got {distance!r}")
+    raise ValueError(f"style.loss must be one of {list(DISTANCES)}, got {distance!r}")
+
+
+def triplet_scores(embeddings: torch.Tensor, triplets: tuple[np.ndarray, np.ndarray, np.ndarray], distance: str,
+                   margin: float) -> tuple[float, float]:
+    """Held-out triplets (anchor, positive, negative index arrays into `embeddings` (N, D)) ->
+    (accuracy: share with d(a, p) < d(a, n), mean hinge relu(d(a, p) - d(a, n) + margin))."""
+    a, p, n = (embeddings[torch.from_numpy(t)] for t in triplets)
+    d_ap = rowwise_distance(a, p[:, None], distance)[:, 0]
+    d_an = rowwise_distance(a, n[:, None], distance)[:, 0]
+    return float((d_ap < d_an).float().mean()), float(torch.relu(d_ap - d_an + margin).mean())
 
 
 def triplet_loss(anchor: torch.Tensor, positive: torch.Tensor, negatives: torch.Tensor, *, distance: str,
@@ -63,7 +74,7 @@ def triplet_loss(anchor: torch.Tensor, positive: torch.Tensor, negatives: torch.
     Returns a scalar.
     """
     if mining not in MININGS:
-        raise UserError(f"style.mining must be one of {list(MININGS)}, got {mining!r}")
+        raise ValueError(f"style.mining must be one of {list(MININGS)}, got {mining!r}")
     batch, k, dim = negatives.shape
     own_positive = rowwise_distance(anchor, positive[:, None, :], distance)[:, 0]  # (B,)
     if mining == "max_negatives":
@@ -76,7 +87,7 @@ def triplet_loss(anchor: torch.Tensor, positive: torch.Tensor, negatives: torch.
         negative_ok = torch.zeros_like(to_pool, dtype=torch.bool)
         negative_ok[:, 2 * batch:] = True
     if not bool(negative_ok.any(dim=1).all()):
-        raise UserError("triplet_loss: an anchor has no valid negative in the batch")
+        raise ValueError("triplet_loss: an anchor has no valid negative in the batch")
     if mining == "batch_hard":
         if positive_ok is None:
             positive_ok = torch.zeros_like(to_pool, dtype=torch.bool)
@@ -95,7 +106,7 @@ def triplet_loss(anchor: torch.Tensor, positive: torch.Tensor, negatives: torch.
 
 @dataclass(frozen=True)
 class TripletLoss:
-    """The loss as params choose it: `TripletLoss.from_params(params["style"])` reads
+    """The loss as params choose it: `TripletLoss.from_params(params.style)` reads
     `style.loss` (the distance), `style.margin` and `style.mining`."""
 
     distance: str = "cosine"
@@ -104,20 +115,15 @@ class TripletLoss:
 
     def __post_init__(self):
         if self.distance not in DISTANCES:
-            raise UserError(f"style.loss must be one of {list(DISTANCES)}, got {self.distance!r}")
+            raise ValueError(f"style.loss must be one of {list(DISTANCES)}, got {self.distance!r}")
         if self.mining not in MININGS:
-            raise UserError(f"style.mining must be one of {list(MININGS)}, got {self.mining!r}")
+            raise ValueError(f"style.mining must be one of {list(MININGS)}, got {self.mining!r}")
         if not (isinstance(self.margin, (int, float)) and self.margin >= 0):
-            raise UserError(f"style.margin must be a number >= 0, got {self.margin!r}")
+            raise ValueError(f"style.margin must be a number >= 0, got {self.margin!r}")
 
     @classmethod
-    def from_params(cls, style: dict) -> "TripletLoss":
-        try:
-            return cls(distance=str(style["loss"]), margin=float(style["margin"]), mining=str(style["mining"]))
-        except KeyError as err:
-            raise UserError(f"params style.{err.args[0]} is missing") from None
-        except (TypeError, ValueError):
-            raise UserError(f"params style.margin must be a number, got {style['margin']!r}") from None
+    def from_params(cls, style: StyleConfig) -> "TripletLoss":
+        return cls(distance=style.loss, margin=style.margin, mining=style.mining)
 
     def __call__(self, anchor, positive, negatives, positive_ok=None, negative_ok=None) -> torch.Tensor:
         return triplet_loss(anchor, positive, negatives, distance=self.distance, margin=self.margin,

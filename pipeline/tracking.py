@@ -7,8 +7,13 @@ folder. The store is never a DVC output and never in git.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 from pathlib import Path
+
+import pandas as pd
+
+from pipeline.config import to_dict
 
 # Offline hygiene even when called outside the Makefile.
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -36,16 +41,11 @@ def use_store(mlflow_module, experiment: str) -> None:
     mlflow_module.set_experiment(experiment)
 
 
-def flatten(params: dict, prefix: str = "") -> dict:
-    """{"a": {"b": 1}} -> {"a.b": 1}; lists become strings (MLflow params are strings)."""
-    flat = {}
-    for key, value in params.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            flat.update(flatten(value, f"{name}."))
-        else:
-            flat[name] = value
-    return flat
+def flatten(data) -> dict:
+    """{"a": {"b": 1}} (or a config dataclass) -> {"a.b": 1}: MLflow keys are flat."""
+    if dataclasses.is_dataclass(data):
+        data = to_dict(data)
+    return pd.json_normalize(data, sep=".").to_dict(orient="records")[0] if data else {}
 
 
 class StageRun:
@@ -54,7 +54,7 @@ class StageRun:
     def __init__(self, mlflow_module):
         self._mlflow = mlflow_module
 
-    def log_params(self, params: dict) -> None:
+    def log_params(self, params) -> None:
         # MLflow caps a param value at 6000 characters.
         self._mlflow.log_params({k: str(v)[:6000] for k, v in flatten(params).items()})
 
@@ -68,10 +68,11 @@ class StageRun:
 
 
 @contextlib.contextmanager
-def stage_run(stage: str, params: dict, experiment: str = "fake-rapper-helper"):
-    """Open an MLflow run for `stage`, log its params section, yield a StageRun.
+def stage_run(stage: str, params, experiment: str = "fake-rapper-helper"):
+    """Open an MLflow run for `stage`, log its params section (a config dataclass or a dict),
+    yield a StageRun.
 
-    >>> with stage_run("build_subset", params["subset"]) as run:
+    >>> with stage_run("build_subset", params.subset, params.tracking.experiment) as run:
     ...     run.log_metrics({"clips": 300})
     """
     import mlflow

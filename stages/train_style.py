@@ -1,37 +1,36 @@
-"""DVC stage train_style: data/clips.csv + data/clips/ -> models/style_encoder.pt and the curves
-metrics/style_curves.csv (epoch, train_loss, valid_triplet_accuracy, valid_loss, q)."""
-from pathlib import Path
+"""DVC stage train_style: the clip manifest and its segments -> the triplet-trained style encoder
+and its per-epoch curves (epoch, train_loss, valid accuracies, valid_loss, q)."""
+import pandas as pd
 
-from pipeline.audio import FrontEnd
+from pipeline.data.segments import read_clips, split_segments
 from pipeline.errors import UserError, exit_on_user_error
 from pipeline.fileio import write_csv
 from pipeline.models.style_encoder import save_style_encoder
-from pipeline.params import load_params, section
+from pipeline.stage import stage_params, stage_paths
 from pipeline.tracking import stage_run
-from pipeline.training.style import load_segments, read_clips, train_style_encoder
+from pipeline.training.style import train_style_encoder
 
 
 @exit_on_user_error
-def main() -> int:
-    params = load_params()
-    style, front_end = section(params, "style"), FrontEnd.from_params(section(params, "audio"))
-    with stage_run("train_style", style, params["tracking"]["experiment"]) as run:
-        clips = read_clips("data/clips.csv")
-        if not (clips["split"] == "train").any():
-            raise UserError("data/clips.csv has no train segments")
-        train = load_segments(clips[clips["split"] == "train"], front_end)
-        valid_clips = clips[clips["split"] == "valid"]
-        if valid_clips.empty:
+def main(argv: list[str] | None = None) -> int:
+    paths = stage_paths(__doc__, "clips", "model", "curves", argv=argv)
+    params = stage_params()
+    style, front_end = params.style, params.audio
+    with stage_run("train_style", style, params.tracking.experiment) as run:
+        clips = read_clips(paths.clips)
+        train, valid = (split_segments(clips, split, front_end) for split in ("train", "valid"))
+        if train is None:
+            raise UserError(f"{paths.clips} has no train segments")
+        if valid is None:
             print("train_style: no valid split (tiny corpus?): keeping the last epoch")
-        valid = load_segments(valid_clips, front_end) if not valid_clips.empty else None
-        model, curves, best_epoch = train_style_encoder(train, valid, style, front_end, params["seed"],
-                                            on_epoch=lambda row: run.log_metrics(row, step=row["epoch"]))
-        save_style_encoder(model, "models/style_encoder.pt")
-        write_csv("metrics/style_curves.csv", curves)
-        best = curves.set_index("epoch").loc[best_epoch]
-        run.log_metrics({"best_epoch": best_epoch, "best_valid_triplet_accuracy": float(best["valid_triplet_accuracy"]),
-                         "train_segments": len(train), "valid_segments": len(valid_clips)})
-        run.log_artifact(Path("metrics/style_curves.csv"))
+        model, curves, best_epoch = train_style_encoder(train, valid, style, front_end, params.seed,
+                                                        on_epoch=lambda row: run.log_metrics(row, step=row["epoch"]))
+        save_style_encoder(model, paths.model)
+        write_csv(paths.curves, pd.DataFrame(curves))
+        best = curves[best_epoch - 1]
+        run.log_metrics({"best_epoch": best_epoch, "best_valid_triplet_accuracy": best["valid_triplet_accuracy"],
+                         "train_segments": len(train), "valid_segments": len(valid) if valid else 0})
+        run.log_artifact(paths.curves)
     print(f"train_style: {len(curves)} epochs, best epoch {best_epoch} "
           f"(valid triplet accuracy {best['valid_triplet_accuracy']:.3f}), q = {model.q:.3f}")
     return 0

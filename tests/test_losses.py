@@ -1,12 +1,15 @@
 """Triplet losses: zero once triplets are separated by the margin, positive otherwise, for each
-distance and mining mode; and the params reach the loss the training loop uses."""
+distance and mining mode; held-out triplet scores; and the params reach the loss the training
+loop uses."""
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
 
 import pipeline.losses as losses
-from pipeline.errors import UserError
-from pipeline.losses import DISTANCES, MININGS, TripletLoss, triplet_loss
+from pipeline.config import ConfigError, StyleConfig, load_params, parse, to_dict
+from pipeline.losses import DISTANCES, MININGS, TripletLoss, triplet_loss, triplet_scores
 
 MARGIN = {"cosine": 0.5, "l2": 5.0}
 
@@ -90,14 +93,39 @@ def test_gradients_flow(mining):
 
 
 def test_from_params_and_bad_params():
-    loss = TripletLoss.from_params({"loss": "l2", "margin": 15, "mining": "semi_hard", "other": 1})
+    style = load_params().style
+    loss = TripletLoss.from_params(dataclasses.replace(style, loss="l2", margin=15.0, mining="semi_hard"))
     assert loss == TripletLoss(distance="l2", margin=15.0, mining="semi_hard")
-    for bad, match in [({"loss": "hamming"}, "style.loss"), ({"mining": "easy"}, "style.mining"),
+    # a loss built by hand, or from a hand-replaced field, checks itself (ValueError)...
+    for bad, match in [({"distance": "hamming"}, "style.loss"), ({"mining": "easy"}, "style.mining"),
                        ({"margin": -1}, "style.margin"), ({"margin": "wide"}, "style.margin")]:
-        with pytest.raises(UserError, match=match):
-            TripletLoss.from_params({"loss": "cosine", "margin": 0.5, "mining": "batch_hard", **bad})
-    with pytest.raises(UserError, match="style.margin"):
-        TripletLoss.from_params({"loss": "cosine", "mining": "batch_hard"})
+        with pytest.raises(ValueError, match=match):
+            TripletLoss(**{"distance": "cosine", "margin": 0.5, "mining": "batch_hard", **bad})
+    with pytest.raises(ValueError, match="style.loss"):
+        TripletLoss.from_params(dataclasses.replace(style, loss="hamming"))
+    # ...and params.yaml's style section never gets that far: the config names the key
+    plain = to_dict(style)
+    for bad, match in [({"loss": "hamming"}, r"^style\.loss: must be one of cosine, l2"),
+                       ({"mining": "easy"}, r"^style\.mining: must be one of"),
+                       ({"margin": -1}, r"^style\.margin: must be >= 0"),
+                       ({"margin": "wide"}, r"^style\.margin: must be a number")]:
+        with pytest.raises(ConfigError, match=match):
+            parse(StyleConfig, {**plain, **bad}, "style")
+    del plain["margin"]
+    with pytest.raises(ConfigError, match=r"^style\.margin: missing"):
+        parse(StyleConfig, plain, "style")
+
+
+def test_triplet_scores_count_correct_triplets_and_the_mean_hinge():
+    emb = torch.tensor([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0]])
+    triplets = (np.array([0, 0]), np.array([1, 2]), np.array([2, 1]))
+    accuracy, hinge = triplet_scores(emb, triplets, "cosine", 0.1)
+    assert accuracy == 0.5 and hinge > 0
+    # by hand: d(0, 1) = 1 - cos = 1 - 0.9 / |(0.9, 0.1)|, d(0, 2) = 1
+    d01 = 1 - 0.9 / float(np.hypot(0.9, 0.1))
+    assert hinge == pytest.approx((max(d01 - 1 + 0.1, 0) + max(1 - d01 + 0.1, 0)) / 2, abs=1e-6)
+    accuracy, hinge = triplet_scores(emb, triplets, "l2", 0.0)
+    assert accuracy == 0.5 and hinge == pytest.approx((2 ** 0.5 - float(np.hypot(0.1, 0.1))) / 2, abs=1e-6)
 
 
 def test_params_reach_the_training_loss(monkeypatch):
@@ -116,6 +144,7 @@ def test_params_reach_the_training_loss(monkeypatch):
 
     monkeypatch.setattr(losses, "triplet_loss", spy)
     style = tiny_style(loss="l2", margin=15.0, mining="semi_hard", epochs=1)
+    assert isinstance(style, StyleConfig)
     train, valid = tiny_segments(np.random.default_rng(0)), tiny_segments(np.random.default_rng(1))
     train_style_encoder(train, valid, style, FrontEnd(), seed=0)
     assert seen and set(seen) == {("l2", 15.0, "semi_hard")}

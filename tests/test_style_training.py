@@ -1,15 +1,20 @@
 """Triplet sampler and training loop on synthetic tensors (no audio, a few seconds)."""
 import collections
+import dataclasses
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
 from pipeline.audio import FrontEnd
+from pipeline.config import ConfigError, StyleConfig, parse
+from pipeline.data.segments import Segments, random_crops
+from pipeline.data.triplets import TripletSampler
 from pipeline.errors import UserError
-from pipeline.models.style_encoder import save_style_encoder
-from pipeline.training.style import (Segments, TripletSampler, _masks, random_crops, train_style_encoder,
-                                     triplet_scores)
+from pipeline.models.style_encoder import StyleEncoder, save_style_encoder
+from pipeline.training.optim import adamw
+from pipeline.training.style import _masks, train_style_encoder
 
 GENRES = ["hip-hop", "rock", "jazz", "pop"]
 
@@ -17,11 +22,12 @@ GENRES = ["hip-hop", "rock", "jazz", "pop"]
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-def tiny_style(**overrides) -> dict:
+def tiny_style_params(**overrides) -> dict:
+    """A tiny `style` section as params.yaml holds it."""
     style = {
         "device": "cpu", "anchor_genre": "hip-hop", "loss": "cosine", "margin": 0.5, "mining": "batch_hard",
         "negatives_per_anchor": 2, "batch_size": 4, "other_anchors": 2, "epochs": 2, "crop_frames": 16,
-        "lr": 3e-3, "warmup_fraction": 0.3, "weight_decay": 1e-4,
+        "lr": 3e-3, "warmup_fraction": 0.3, "final_lr_fraction": 0.1, "cycle_momentum": True, "weight_decay": 1e-4,
         "harmonic": {"n_harmonic": 6, "semitone_scale": 2, "initial_q": 1.0, "learn_q": True,
                      "min_amplitude": 1e-4, "time_pool": 2},
         "encoder": {"blocks": [{"kind": "conv", "channels": 4, "pool": [4, 2]},
@@ -31,6 +37,11 @@ def tiny_style(**overrides) -> dict:
     }
     style.update(overrides)
     return style
+
+
+def tiny_style(**overrides) -> StyleConfig:
+    """The tiny `style` section, checked."""
+    return parse(StyleConfig, tiny_style_params(**overrides), "style")
 
 
 def tiny_segments(rng: np.random.Generator, tracks_per_genre: int = 3, segments_per_track: int = 2,
@@ -110,16 +121,11 @@ def test_random_crops():
     assert torch.equal(random_crops(specs, np.array([1]), 50, np.random.default_rng(0)), specs[1:])
 
 
-def test_triplet_scores():
-    emb = torch.tensor([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0]])
-    accuracy, hinge = triplet_scores(emb, (np.array([0, 0]), np.array([1, 2]), np.array([2, 1])), "cosine", 0.1)
-    assert accuracy == 0.5 and hinge > 0
-
-
 def test_training_learns_and_is_deterministic(tmp_path, device):
     train, valid = tiny_segments(np.random.default_rng(0)), tiny_segments(np.random.default_rng(1))
     style = tiny_style(epochs=3, device=device)
-    model, curves, best_epoch = train_style_encoder(train, valid, style, FrontEnd(), seed=0)
+    model, rows, best_epoch = train_style_encoder(train, valid, style, FrontEnd(), seed=0)
+    curves = pd.DataFrame(rows)
     assert list(curves.columns) == ["epoch", "train_loss", "valid_triplet_accuracy", "valid_genre_triplet_accuracy",
                                     "valid_loss", "q"]
     assert curves["epoch"].tolist() == [1, 2, 3]
@@ -128,30 +134,58 @@ def test_training_learns_and_is_deterministic(tmp_path, device):
     assert kept["valid_triplet_accuracy"] + kept["valid_genre_triplet_accuracy"] == pytest.approx(
         (curves["valid_triplet_accuracy"] + curves["valid_genre_triplet_accuracy"]).max(), abs=1e-6)
     assert not model.training and next(model.parameters()).device.type == "cpu"
-    again, curves_again, _ = train_style_encoder(train, valid, style, FrontEnd(), seed=0)
+    again, rows_again, best_again = train_style_encoder(train, valid, style, FrontEnd(), seed=0)
     save_style_encoder(model, tmp_path / "a.pt")
     save_style_encoder(again, tmp_path / "b.pt")
     assert (tmp_path / "a.pt").read_bytes() == (tmp_path / "b.pt").read_bytes()
-    assert curves.equals(curves_again)
+    assert rows_again == rows and best_again == best_epoch
 
 
 @pytest.mark.parametrize("mining", ["max_negatives", "semi_hard"])
 def test_training_runs_every_mining_without_valid(mining):
     train = tiny_segments(np.random.default_rng(0))
     style = tiny_style(epochs=1, mining=mining, loss="l2", margin=5.0, other_anchors=0)
-    model, curves, best_epoch = train_style_encoder(train, None, style, FrontEnd(), seed=0)
+    model, rows, best_epoch = train_style_encoder(train, None, style, FrontEnd(), seed=0)
+    curves = pd.DataFrame(rows)
     assert len(curves) == 1 and curves["valid_triplet_accuracy"].isna().all() and best_epoch == 1  # no valid: the last
     assert np.isfinite(curves["train_loss"]).all()
 
 
 def test_bad_training_params():
+    # params.yaml's checks name the key before any training starts...
+    for bad, match in [({"epochs": 0}, r"^style\.epochs: must be >= 1"),
+                       ({"mining": "hardest"}, r"^style\.mining: must be one of"),
+                       ({"device": "tpu"}, r"^style\.device: must be one of auto, cpu, cuda"),
+                       ({"final_lr_fraction": 0}, r"^style\.final_lr_fraction: must be > 0"),
+                       ({"warmup_fraction": 1.5}, r"^style\.warmup_fraction: must be < 1")]:
+        with pytest.raises(ConfigError, match=match):
+            tiny_style(**bad)
+    # ...and the loop still refuses what a hand-replaced config lets through
     train = tiny_segments(np.random.default_rng(0))
-    with pytest.raises(UserError, match="epochs"):
-        train_style_encoder(train, None, tiny_style(epochs=0), FrontEnd(), seed=0)
-    with pytest.raises(UserError, match="style.mining"):
-        train_style_encoder(train, None, tiny_style(mining="hardest"), FrontEnd(), seed=0)
+    style = tiny_style()
+    with pytest.raises(ValueError, match="style.mining"):
+        train_style_encoder(train, None, dataclasses.replace(style, mining="hardest"), FrontEnd(), seed=0)
     with pytest.raises(UserError, match="style.device must be auto, cpu or cuda"):
-        train_style_encoder(train, None, tiny_style(device="tpu"), FrontEnd(), seed=0)
+        train_style_encoder(train, None, dataclasses.replace(style, device="tpu"), FrontEnd(), seed=0)
     if not torch.cuda.is_available():
         with pytest.raises(UserError, match="style.device is cuda but no CUDA device"):
             train_style_encoder(train, None, tiny_style(device="cuda"), FrontEnd(), seed=0)
+
+
+def test_adamw_decays_only_weight_matrices_and_kernels_of_the_style_encoder():
+    model = StyleEncoder.from_params(tiny_style(), FrontEnd())
+    optimizer = adamw(model, lr=1e-3, weight_decay=0.1)
+    assert [g["weight_decay"] for g in optimizer.param_groups] == [0.1, 0.0]
+    names = {id(p): name for name, p in model.named_parameters()}
+    decayed, plain = ({names[id(p)] for p in group["params"]} for group in optimizer.param_groups)
+    assert decayed.isdisjoint(plain) and decayed | plain == set(names.values())
+    params = dict(model.named_parameters())
+    assert all(params[n].ndim > 1 for n in decayed) and all(params[n].ndim <= 1 for n in plain)
+    assert {"cnn.0.0.weight", "cnn.1.0.weight", "project.weight"} <= decayed
+    # the harmonic filters' Q, every BatchNorm (after the filters and in each block) and the bias
+    assert {"harmonic.q", "harmonic_norm.weight", "harmonic_norm.bias", "cnn.0.1.weight", "cnn.0.1.bias",
+            "cnn.1.1.weight", "cnn.1.1.bias", "project.bias"} <= plain
+    # a fixed Q is a buffer, in neither group
+    fixed_q = {**tiny_style_params()["harmonic"], "learn_q": False}
+    fixed = StyleEncoder.from_params(tiny_style(harmonic=fixed_q), FrontEnd())
+    assert sum(len(g["params"]) for g in adamw(fixed, 1e-3, 0.1).param_groups) == len(list(fixed.parameters()))

@@ -3,6 +3,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.config import HarmonicConfig, load_params
 from pipeline.tracking import flatten, stage_run, tracking_uri
 
 
@@ -19,6 +20,25 @@ def test_store_follows_mlflow_uri_then_dvc_root_then_cwd(tmp_path, monkeypatch):
 
 def test_flatten_nests_with_dots():
     assert flatten({"a": {"b": 1, "c": {"d": [1, 2]}}, "e": "x"}) == {"a.b": 1, "a.c.d": [1, 2], "e": "x"}
+    assert flatten({"a": None, "b": {"c": True}}) == {"a": None, "b.c": True}
+    assert flatten({}) == {}
+
+
+def test_flatten_takes_a_config_dataclass():
+    assert flatten(HarmonicConfig(time_pool=4)) == {"n_harmonic": 6, "semitone_scale": 2, "initial_q": 1.0,
+                                                    "learn_q": True, "min_amplitude": 1e-4, "time_pool": 4}
+    style = load_params().style
+    flat = flatten(style)
+    assert flat["harmonic.n_harmonic"] == style.harmonic.n_harmonic and flat["loss"] == style.loss
+    assert flat["evaluation.knn_k"] == style.evaluation.knn_k and flat["margin"] == style.margin
+    # lists stay whole (tuples become lists), one key each
+    assert flat["encoder.blocks"] == [{"kind": b.kind, "channels": b.channels, "pool": list(b.pool)}
+                                      for b in style.encoder.blocks]
+
+
+def test_flatten_keeps_ints_beside_floats():
+    flat = flatten({"size": 60, "valid_fraction": 0.15})
+    assert flat == {"size": 60, "valid_fraction": 0.15} and isinstance(flat["size"], int)
 
 
 def test_stage_run_logs_params_metrics_artifacts_and_the_stage_tag(tmp_path, monkeypatch):
@@ -41,6 +61,21 @@ def test_stage_run_logs_params_metrics_artifacts_and_the_stage_tag(tmp_path, mon
     assert data.metrics == {"clips": 60.0, "nested.ok": 0.5, "loss": 1.5}  # strings and booleans are not metrics
     artifacts = mlflow.artifacts.list_artifacts(run_id=runs[0].info.run_id)
     assert [a.path for a in artifacts] == ["report.json"]
+
+
+def test_stage_run_logs_a_config_section_as_flat_params(tmp_path, monkeypatch):
+    import mlflow
+
+    style = load_params().style  # from the project root, before leaving it
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'store.db'}")
+    monkeypatch.chdir(tmp_path)
+    with stage_run("train_style", style, experiment="tests"):
+        pass
+    (run,) = mlflow.search_runs(experiment_names=["tests"], output_format="list")
+    params = run.data.params
+    assert params["loss"] == style.loss and params["harmonic.time_pool"] == str(style.harmonic.time_pool)
+    assert params["evaluation.knn_k"] == str(style.evaluation.knn_k) and params["lr"] == str(style.lr)
+    assert set(params) == set(flatten(style))
 
 
 def test_a_failing_stage_marks_its_run_failed(tmp_path, monkeypatch):

@@ -12,6 +12,7 @@ by genre with the anchor genre highlighted, and the kNN confusion matrix.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
@@ -19,37 +20,29 @@ import matplotlib
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import torch  # noqa: E402
 from sklearn.manifold import TSNE  # noqa: E402
-from sklearn.metrics import confusion_matrix, roc_auc_score, silhouette_score  # noqa: E402
+from sklearn.metrics import ConfusionMatrixDisplay, roc_auc_score, silhouette_score  # noqa: E402
+from sklearn.metrics.pairwise import paired_distances  # noqa: E402
 from sklearn.neighbors import KNeighborsClassifier  # noqa: E402
+from sklearn.preprocessing import normalize  # noqa: E402
 
+from pipeline.config import StyleConfig  # noqa: E402
+from pipeline.data.segments import read_clips, split_segments  # noqa: E402
+from pipeline.data.triplets import TripletSampler  # noqa: E402
 from pipeline.errors import UserError  # noqa: E402
 from pipeline.fileio import atomic_path  # noqa: E402
+from pipeline.losses import TripletLoss, triplet_scores  # noqa: E402
+from pipeline.models.style_encoder import StyleEncoder, embed  # noqa: E402
 
 SKLEARN_METRIC = {"cosine": "cosine", "l2": "euclidean"}
-
-
-def _unit(x: np.ndarray) -> np.ndarray:
-    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
-
-
-def distances(x: np.ndarray, y: np.ndarray, distance: str) -> np.ndarray:
-    """Row-wise distance between (N, D) arrays -> (N,): 1 - cos, or Euclidean."""
-    if distance == "cosine":
-        return 1.0 - (_unit(x) * _unit(y)).sum(-1)
-    return np.linalg.norm(x - y, axis=-1)
-
-
-def triplet_accuracy(embeddings: np.ndarray, triplets, distance: str) -> float:
-    a, p, n = (embeddings[t] for t in triplets)
-    return float(np.mean(distances(a, p, distance) < distances(a, n, distance)))
 
 
 def centroid_scores(train_emb: np.ndarray, train_is_anchor: np.ndarray, test_emb: np.ndarray, distance: str) -> np.ndarray:
     """Similarity of each test embedding to the train anchor-genre centroid (higher = closer)."""
     members = train_emb[train_is_anchor]
-    centroid = _unit(members).mean(0) if distance == "cosine" else members.mean(0)
-    return -distances(test_emb, np.broadcast_to(centroid, test_emb.shape), distance)
+    centroid = normalize(members).mean(0) if distance == "cosine" else members.mean(0)
+    return -paired_distances(test_emb, np.broadcast_to(centroid, test_emb.shape), metric=SKLEARN_METRIC[distance])
 
 
 def style_metrics(train_emb: np.ndarray, train_genres: np.ndarray, test_emb: np.ndarray, test_genres: np.ndarray,
@@ -64,7 +57,7 @@ def style_metrics(train_emb: np.ndarray, train_genres: np.ndarray, test_emb: np.
     predicted = knn.predict(test_emb)
     is_anchor = test_genres == anchor_genre
     metrics = {
-        "triplet_accuracy": triplet_accuracy(test_emb, test_triplets, distance),
+        "triplet_accuracy": triplet_scores(torch.from_numpy(test_emb), test_triplets, distance, 0.0)[0],
         "hiphop_roc_auc": float(roc_auc_score(is_anchor, centroid_scores(train_emb, train_genres == anchor_genre, test_emb, distance))),
         "knn_genre_accuracy": float(np.mean(predicted == test_genres)),
         "silhouette": float(silhouette_score(test_emb, test_genres, metric=metric)),
@@ -94,15 +87,9 @@ def plot_tsne(embeddings: np.ndarray, genres: np.ndarray, anchor_genre: str, pat
 
 
 def plot_confusion(true: np.ndarray, predicted: np.ndarray, path: str | Path, knn_k: int) -> None:
-    labels = sorted(set(true) | set(predicted))
-    matrix = confusion_matrix(true, predicted, labels=labels)
     fig, ax = plt.subplots(figsize=(7, 6))
-    ax.imshow(matrix, cmap="Blues")
-    for (r, c), count in np.ndenumerate(matrix):
-        ax.text(c, r, str(count), ha="center", va="center", fontsize=8,
-                color="white" if count > matrix.max() / 2 else "black")
-    ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right", fontsize=8)
-    ax.set_yticks(range(len(labels)), labels, fontsize=8)
+    ConfusionMatrixDisplay.from_predictions(true, predicted, labels=sorted(set(true) | set(predicted)), ax=ax,
+                                            cmap="Blues", colorbar=False, xticks_rotation=45)
     ax.set_xlabel("predicted genre")
     ax.set_ylabel("true genre")
     ax.set_title(f"{knn_k}-NN genre on the test split (train embeddings as index)")
@@ -115,3 +102,39 @@ def _save(fig, path: str | Path) -> None:
         # no metadata: the same figure gives the same bytes
         fig.savefig(tmp, format="png", dpi=110, metadata={"Software": None})
     plt.close(fig)
+
+
+@dataclass
+class StyleEvaluation:
+    """What `evaluate_style` measured: the metrics (rounded) and what the figures draw."""
+    metrics: dict
+    test_embeddings: np.ndarray
+    test_genres: np.ndarray
+    predicted: np.ndarray
+
+
+def evaluate_style(model: StyleEncoder, clips_csv: str | Path, style: StyleConfig, seed: int) -> StyleEvaluation:
+    """Embed the train and test splits of `clips_csv` with `model` (on its device; its own saved
+    front end, nothing guessed from params) and score the test split against the train index."""
+    clips = read_clips(clips_csv)
+    train, test = (split_segments(clips, split, model.front_end) for split in ("train", "test"))
+    for name, part in (("train", train), ("test", test)):
+        if part is None:
+            raise UserError(f"{clips_csv} has no {name} segments (a genre needs >= 3 tracks to have a test split)")
+    evaluation, distance = style.evaluation, TripletLoss.from_params(style).distance
+    train_emb = embed(model, train.spectrograms, evaluation.batch_size).numpy()
+    test_emb = embed(model, test.spectrograms, evaluation.batch_size).numpy()
+    sampler = TripletSampler(test.genres, test.tracks, style.anchor_genre, same_track_fallback=True)
+    triplets = sampler.held_out(evaluation.triplets, np.random.default_rng(seed + 2))
+    metrics, predicted = style_metrics(train_emb, train.genres, test_emb, test.genres, triplets, distance=distance,
+                                       anchor_genre=style.anchor_genre, knn_k=evaluation.knn_k)
+    metrics.update(q=model.q, test_segments=len(test), test_tracks=int(len(set(test.tracks))), distance=distance,
+                   triplets_same_track=sampler.same_track)
+    return StyleEvaluation(rounded(metrics), test_emb, test.genres, predicted)
+
+
+def rounded(value):
+    """Six decimals: stable bytes in a metrics file across platforms' last-bit differences."""
+    if isinstance(value, dict):
+        return {k: rounded(v) for k, v in value.items()}
+    return round(value, 6) if isinstance(value, float) else value

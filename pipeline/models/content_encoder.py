@@ -2,13 +2,13 @@
 a bidirectional recurrent head (LSTM or GRU) and a CTC output over characters. Its conv feature maps are the content
 representation that generation matches; the head only exists to train them (and to transcribe).
 
-Checkpoints hold plain tensors and dicts (weights, model config, `FrontEnd.to_dict()`, alphabet),
-so loading guesses nothing and the same weights give the same bytes.
+Checkpoints follow `pipeline.models.checkpoints` (format tag and version, config, front end,
+weights) plus the alphabet, so loading guesses nothing and the same weights give the same bytes.
+Bad arguments raise ValueError, as torchaudio's modules do; entry points turn it into one line.
 """
 from __future__ import annotations
 
 import contextlib
-import io
 import warnings
 from pathlib import Path
 
@@ -17,25 +17,23 @@ import torch
 from torch import nn
 
 from pipeline.audio import FrontEnd
-from pipeline.errors import UserError
-from pipeline.fileio import atomic_path
+from pipeline.config import ContentModelConfig, parse, to_dict
+from pipeline.models.checkpoints import checkpoint_bytes, load_checkpoint, save_checkpoint
 
 # CTC classes: index 0 is the blank, then space, apostrophe and the letters (LibriSpeech's set).
 ALPHABET = " 'ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 BLANK = 0
-MODEL_KEYS = ("conv_channels", "conv_kernels", "conv_strides", "head_stride", "rnn_type", "rnn_hidden", "rnn_layers",
-              "content_layers")
 RNN_TYPES = {"lstm": nn.LSTM, "gru": nn.GRU}
-CHECKPOINT_FORMAT = "content_encoder/1"
+CHECKPOINT = ("content_encoder", 2)  # format tag, version (1: before the shared checkpoint layout)
 
 
 def encode_text(text: str) -> list[int]:
     """Transcript -> class indices (1-based; 0 is the blank). Upper-cases; other characters
-    raise UserError."""
+    raise ValueError."""
     text = " ".join(text.upper().split())
     bad = sorted(set(text) - set(ALPHABET))
     if bad:
-        raise UserError(f"transcript {text!r} has characters outside the alphabet: {''.join(bad)!r}")
+        raise ValueError(f"transcript {text!r} has characters outside the alphabet: {''.join(bad)!r}")
     return [ALPHABET.index(c) + 1 for c in text]
 
 
@@ -95,7 +93,7 @@ class BiRNN(nn.Module):
     def __init__(self, input_size: int, hidden: int, layers: int, rnn_type: str = "gru"):
         super().__init__()
         if rnn_type not in RNN_TYPES:
-            raise UserError(f"content.model.rnn_type must be one of {sorted(RNN_TYPES)}, got {rnn_type!r}")
+            raise ValueError(f"content.model.rnn_type must be one of {sorted(RNN_TYPES)}, got {rnn_type!r}")
         cell = RNN_TYPES[rnn_type]
         sizes = [input_size] + [2 * hidden] * (layers - 1)
         self.forward_layers = nn.ModuleList(cell(size, hidden) for size in sizes)
@@ -116,38 +114,22 @@ class ContentEncoder(nn.Module):
     `content_features(spectrogram (B, n_freq, T))` -> [(B, C_i, F_i, T_i)] for `content_layers`.
     """
 
-    def __init__(self, front_end: FrontEnd, conv_channels: list[int], conv_kernels: list[list[int]],
-                 conv_strides: list[list[int]], head_stride: int, rnn_hidden: int, rnn_layers: int,
-                 content_layers: list[int], rnn_type: str = "gru"):
+    def __init__(self, front_end: FrontEnd, config: ContentModelConfig):
         super().__init__()
-        if not (len(conv_channels) == len(conv_kernels) == len(conv_strides) >= 1):
-            raise UserError("content: conv_channels, conv_kernels and conv_strides need one entry per conv layer")
-        if not content_layers or any(not 1 <= i <= len(conv_channels) for i in content_layers):
-            raise UserError(f"content.content_layers must name conv layers 1..{len(conv_channels)}, got {content_layers}")
-        self.front_end = front_end
-        self.config = {"conv_channels": list(conv_channels), "conv_kernels": [list(k) for k in conv_kernels],
-                       "conv_strides": [list(s) for s in conv_strides], "head_stride": head_stride, "rnn_type": rnn_type, "rnn_hidden": rnn_hidden,
-                       "rnn_layers": rnn_layers, "content_layers": list(content_layers)}
-        channels = [1] + list(conv_channels)
-        self.conv = nn.ModuleList(ConvBlock(channels[i], channels[i + 1], tuple(conv_kernels[i]), tuple(conv_strides[i]))
-                                  for i in range(len(conv_channels)))
+        if not isinstance(config, ContentModelConfig):
+            raise TypeError(f"config must be a ContentModelConfig, got {type(config).__name__}")
+        self.front_end, self.config = front_end, config  # the config checked its own consistency
+        channels = [1] + list(config.conv_channels)
+        self.conv = nn.ModuleList(ConvBlock(channels[i], channels[i + 1], config.conv_kernels[i], config.conv_strides[i])
+                                  for i in range(len(config.conv_channels)))
         # oneDNN runs these convs (above all the 1-channel first one) ~4x faster channels-last on the CPU.
         self.conv.to(memory_format=torch.channels_last)
         n_freq = front_end.n_freq
-        for stride in conv_strides:
+        for stride in config.conv_strides:
             n_freq = (n_freq - 1) // stride[0] + 1
-        if head_stride < 1:
-            raise UserError(f"content.head_stride must be >= 1, got {head_stride}")
-        self.head_stride = head_stride
-        self.rnn = BiRNN(channels[-1] * n_freq * head_stride, rnn_hidden, rnn_layers, rnn_type)
-        self.classifier = nn.Linear(2 * rnn_hidden, len(ALPHABET) + 1)
-
-    @classmethod
-    def from_params(cls, front_end: FrontEnd, cfg: dict) -> "ContentEncoder":
-        missing = [k for k in MODEL_KEYS if k not in cfg]
-        if missing:
-            raise UserError(f"params content.model lacks {', '.join(missing)}")
-        return cls(front_end, **{k: cfg[k] for k in MODEL_KEYS})
+        self.head_stride = config.head_stride
+        self.rnn = BiRNN(channels[-1] * n_freq * config.head_stride, config.rnn_hidden, config.rnn_layers, config.rnn_type)
+        self.classifier = nn.Linear(2 * config.rnn_hidden, len(ALPHABET) + 1)
 
     def output_lengths(self, lengths: torch.Tensor) -> torch.Tensor:
         for block in self.conv:
@@ -171,12 +153,12 @@ class ContentEncoder(nn.Module):
 
     def content_features(self, spectrogram: torch.Tensor) -> list[torch.Tensor]:
         """The content representation: the maps of `content_layers` (1-based conv indices)."""
-        needed = max(self.config["content_layers"])
+        needed = max(self.config.content_layers)
         x, maps = spectrogram.unsqueeze(1), []
         for block in self.conv[:needed]:  # stop early: generation pays for every layer it runs
             x = block(x)
             maps.append(x)
-        return [maps[i - 1] for i in self.config["content_layers"]]
+        return [maps[i - 1] for i in self.config.content_layers]
 
     def forward(self, spectrogram: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x = self.conv_maps(spectrogram, lengths)[-1]
@@ -196,7 +178,7 @@ class ContentEncoder(nn.Module):
         """Mono float samples at `front_end.sample_rate` -> upper-case transcript."""
         samples = torch.as_tensor(np.asarray(waveform, dtype=np.float32)).reshape(1, -1)
         if samples.shape[1] < self.front_end.win_length:
-            raise UserError("audio too short to transcribe")
+            raise ValueError("audio too short to transcribe")
         device = next(self.parameters()).device
         spectrogram = self.front_end.spectrogram()(samples).to(device)
         lengths = torch.tensor([spectrogram.shape[-1]], device=device)
@@ -225,35 +207,19 @@ def freeze(model: ContentEncoder) -> ContentEncoder:
     return model
 
 
-def checkpoint_bytes(model: ContentEncoder) -> bytes:
-    """The checkpoint as bytes. Saved through a buffer: torch.save names the zip's records after
-    the file it writes, so saving to a temporary file name would change the bytes."""
-    state = {name: tensor.detach().cpu().contiguous().clone() for name, tensor in model.state_dict().items()}
-    buffer = io.BytesIO()
-    torch.save({"format": CHECKPOINT_FORMAT, "front_end": model.front_end.to_dict(), "model": model.config,
-                "alphabet": ALPHABET, "state_dict": state}, buffer)
-    return buffer.getvalue()
+def content_checkpoint_bytes(model: ContentEncoder) -> bytes:
+    return checkpoint_bytes(model, *CHECKPOINT, to_dict(model.config), alphabet=ALPHABET)
 
 
 def save_content_encoder(model: ContentEncoder, path: str | Path) -> None:
-    data = checkpoint_bytes(model)
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(data)
+    save_checkpoint(path, model, *CHECKPOINT, to_dict(model.config), alphabet=ALPHABET)
 
 
 def load_content_encoder(path: str | Path, device: str | torch.device = "cpu") -> ContentEncoder:
     """Load a saved encoder, frozen in eval mode, on `device`."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"no content encoder at {path}: run `dvc repro pretrain_content` first")
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # a truncated or foreign file: torch raises many kinds
-        raise UserError(f"{path} is not a content encoder checkpoint ({type(err).__name__})") from None
-    if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
-        raise UserError(f"{path} is not a content encoder checkpoint")
-    if checkpoint["alphabet"] != ALPHABET:
-        raise UserError(f"{path} was trained with another alphabet")
-    model = ContentEncoder(FrontEnd(**checkpoint["front_end"]), **checkpoint["model"])
+    checkpoint = load_checkpoint(path, *CHECKPOINT, stage="pretrain_content")
+    if checkpoint.get("alphabet") != ALPHABET:
+        raise ValueError(f"{path} was trained with another alphabet")
+    model = ContentEncoder(FrontEnd(**checkpoint["front_end"]), parse(ContentModelConfig, checkpoint["config"], "config"))
     model.load_state_dict(checkpoint["state_dict"])
     return freeze(model.to(device))

@@ -18,24 +18,13 @@ paper's definition on our front end, kept as is.
 """
 from __future__ import annotations
 
-import math
-
+import librosa
 import numpy as np
 import torch
-
-from pipeline.errors import UserError
 
 BW_ALPHA = 0.1079  # ERB slope (Glasberg & Moore), as in the paper
 BW_BETA = 24.7     # ERB intercept in Hz
 LOWEST_MIDI = 24   # C1
-
-
-def hz_to_midi(hz: float) -> float:
-    return 12.0 * math.log2(hz / 440.0) + 69.0
-
-
-def midi_to_hz(midi: np.ndarray) -> np.ndarray:
-    return 440.0 * 2.0 ** ((np.asarray(midi, dtype=np.float64) - 69.0) / 12.0)
 
 
 def harmonic_centres(sample_rate: int, n_harmonic: int, semitone_scale: int) -> tuple[np.ndarray, int]:
@@ -43,14 +32,14 @@ def harmonic_centres(sample_rate: int, n_harmonic: int, semitone_scale: int) -> 
     harmonic). The top note is the one nearest sr / (2 * n_harmonic), so the highest harmonic of
     the highest centre stays below Nyquist."""
     if n_harmonic < 1 or semitone_scale < 1:
-        raise UserError("style.harmonic: n_harmonic and semitone_scale must be >= 1")
+        raise ValueError("n_harmonic and semitone_scale must be >= 1")
     top = sample_rate / (2 * n_harmonic)
-    high_midi = int(round(hz_to_midi(top)))
+    high_midi = int(round(float(librosa.hz_to_midi(top))))
     if high_midi <= LOWEST_MIDI:
-        raise UserError(f"style.harmonic: n_harmonic {n_harmonic} leaves no band above C1 at {sample_rate} Hz")
+        raise ValueError(f"n_harmonic {n_harmonic} leaves no band above C1 at {sample_rate} Hz")
     level = (high_midi - LOWEST_MIDI) * semitone_scale
     midi = np.linspace(LOWEST_MIDI, high_midi, level + 1)[:-1]
-    base = midi_to_hz(midi)
+    base = librosa.midi_to_hz(midi)
     return np.concatenate([base * (h + 1) for h in range(n_harmonic)]), level
 
 
@@ -68,7 +57,7 @@ class HarmonicFilters(torch.nn.Module):
                  initial_q: float = 1.0, learn_q: bool = True, min_amplitude: float = 1e-4, time_pool: int = 1):
         super().__init__()
         if initial_q <= 0 or min_amplitude <= 0 or time_pool < 1:
-            raise UserError("style.harmonic: initial_q and min_amplitude must be positive, time_pool >= 1")
+            raise ValueError("initial_q and min_amplitude must be positive, time_pool >= 1")
         self.time_pool = int(time_pool)
         centres, self.level = harmonic_centres(sample_rate, n_harmonic, semitone_scale)
         self.n_harmonic = n_harmonic

@@ -8,71 +8,23 @@ time and one Linear give the embedding. The original
 project's size (6 -> 128, three res 128, 128 -> 256, two res 256 with pool (2, 3), Linear 256 +
 sigmoid) is one `blocks` list away; the default is slimmer to fit the CPU budget.
 
-A saved model holds its weights, its config and the front end's dict; `load_style_encoder`
-rebuilds it without reading params.yaml.
+A saved model follows `pipeline.models.checkpoints` (format tag and version, the `style.harmonic`
+and `style.encoder` configs, the front end, weights); `load_style_encoder` rebuilds it without
+reading params.yaml. Bad arguments raise ValueError; entry points turn it into one line.
 """
 from __future__ import annotations
 
-import io
-import pickle
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from pipeline.audio import FrontEnd
-from pipeline.errors import UserError
-from pipeline.fileio import atomic_path
+from pipeline.config import BlockConfig, HarmonicConfig, StyleCnnConfig, StyleConfig, parse, to_dict
+from pipeline.models.checkpoints import load_checkpoint, save_checkpoint
 from pipeline.models.harmonic_filters import HarmonicFilters
 
-ACTIVATIONS = ("none", "sigmoid")
-GLOBAL_POOLS = ("max", "max_mean")
-
-
-@dataclass(frozen=True)
-class Block:
-    kind: str          # conv | res
-    channels: int
-    pool: tuple[int, int]  # (frequency, time)
-
-
-@dataclass(frozen=True)
-class StyleEncoderConfig:
-    n_harmonic: int = 6
-    semitone_scale: int = 2
-    initial_q: float = 1.0
-    learn_q: bool = True
-    min_amplitude: float = 1e-4
-    time_pool: int = 1
-    blocks: tuple[Block, ...] = field(default_factory=tuple)
-    embedding_size: int = 256
-    activation: str = "none"
-    global_pool: str = "max"
-
-    @classmethod
-    def from_params(cls, style: dict) -> "StyleEncoderConfig":
-        """From the `style.harmonic` and `style.encoder` params."""
-        harmonic, encoder = style["harmonic"], style["encoder"]
-        try:
-            blocks = tuple(Block(str(b["kind"]), int(b["channels"]), tuple(int(p) for p in b["pool"])) for b in encoder["blocks"])
-            return cls(n_harmonic=int(harmonic["n_harmonic"]), semitone_scale=int(harmonic["semitone_scale"]),
-                       initial_q=float(harmonic["initial_q"]), learn_q=bool(harmonic["learn_q"]),
-                       min_amplitude=float(harmonic["min_amplitude"]), time_pool=int(harmonic["time_pool"]), blocks=blocks,
-                       embedding_size=int(encoder["embedding_size"]), activation=str(encoder["activation"]),
-                       global_pool=str(encoder["global_pool"]))
-        except (KeyError, TypeError, ValueError) as err:
-            raise UserError(f"params style.harmonic / style.encoder: bad or missing value ({err})") from None
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "StyleEncoderConfig":
-        blocks = tuple(Block(b["kind"], b["channels"], tuple(b["pool"])) for b in data["blocks"])
-        return cls(**{**data, "blocks": blocks})
-
-    def to_dict(self) -> dict:
-        data = asdict(self)
-        data["blocks"] = [{"kind": b.kind, "channels": b.channels, "pool": list(b.pool)} for b in self.blocks]
-        return data
+CHECKPOINT = ("style_encoder", 2)  # format tag, version (1: before the shared checkpoint layout)
 
 
 class ConvBlock(nn.Sequential):
@@ -106,22 +58,14 @@ class ResidualBlock(nn.Module):
         return self.pool(x + self.body(x))
 
 
-def build_cnn(in_channels: int, blocks: tuple[Block, ...]) -> tuple[nn.Sequential, int]:
-    """The block stack and its output channel count."""
-    if not blocks:
-        raise UserError("style.encoder.blocks must list at least one block")
+def build_cnn(in_channels: int, blocks: tuple[BlockConfig, ...]) -> tuple[nn.Sequential, int]:
+    """The block stack and its output channel count (the config checked kinds and channels)."""
     layers, channels = [], in_channels
-    for i, block in enumerate(blocks):
-        if block.channels < 1 or len(block.pool) != 2 or min(block.pool) < 1:
-            raise UserError(f"style.encoder.blocks[{i}]: need channels >= 1 and pool [freq, time] >= 1")
+    for block in blocks:
         if block.kind == "conv":
             layers.append(ConvBlock(channels, block.channels, block.pool))
-        elif block.kind == "res":
-            if block.channels != channels:
-                raise UserError(f"style.encoder.blocks[{i}]: a res block keeps its input's {channels} channels, got {block.channels}")
-            layers.append(ResidualBlock(channels, block.pool))
         else:
-            raise UserError(f"style.encoder.blocks[{i}].kind must be conv or res, got {block.kind!r}")
+            layers.append(ResidualBlock(channels, block.pool))
         channels = block.channels
     return nn.Sequential(*layers), channels
 
@@ -135,23 +79,24 @@ class StyleEncoder(nn.Module):
     optimises.
     """
 
-    def __init__(self, config: StyleEncoderConfig, front_end: FrontEnd):
+    def __init__(self, harmonic: HarmonicConfig, encoder: StyleCnnConfig, front_end: FrontEnd):
         super().__init__()
-        if config.activation not in ACTIVATIONS:
-            raise UserError(f"style.encoder.activation must be one of {list(ACTIVATIONS)}, got {config.activation!r}")
-        if config.global_pool not in GLOBAL_POOLS:
-            raise UserError(f"style.encoder.global_pool must be one of {list(GLOBAL_POOLS)}, got {config.global_pool!r}")
-        if config.embedding_size < 1:
-            raise UserError("style.encoder.embedding_size must be >= 1")
-        self.config, self.front_end = config, front_end
+        for name, value, kind in (("harmonic", harmonic, HarmonicConfig), ("encoder", encoder, StyleCnnConfig)):
+            if not isinstance(value, kind):
+                raise TypeError(f"{name} must be a {kind.__name__}, got {type(value).__name__}")
+        self.harmonic_config, self.config, self.front_end = harmonic, encoder, front_end
         self.spectrogram = front_end.spectrogram()
-        self.harmonic = HarmonicFilters(front_end.sample_rate, front_end.n_freq, config.n_harmonic,
-                                        config.semitone_scale, config.initial_q, config.learn_q,
-                                        config.min_amplitude, config.time_pool)
-        self.harmonic_norm = nn.BatchNorm2d(config.n_harmonic)
-        self.cnn, channels = build_cnn(config.n_harmonic, config.blocks)
-        pooled = channels * (2 if config.global_pool == "max_mean" else 1)
-        self.project = nn.Linear(pooled, config.embedding_size)
+        self.harmonic = HarmonicFilters(front_end.sample_rate, front_end.n_freq, harmonic.n_harmonic,
+                                        harmonic.semitone_scale, harmonic.initial_q, harmonic.learn_q,
+                                        harmonic.min_amplitude, harmonic.time_pool)
+        self.harmonic_norm = nn.BatchNorm2d(harmonic.n_harmonic)
+        self.cnn, channels = build_cnn(harmonic.n_harmonic, encoder.blocks)
+        pooled = channels * (2 if encoder.global_pool == "max_mean" else 1)
+        self.project = nn.Linear(pooled, encoder.embedding_size)
+
+    @classmethod
+    def from_params(cls, style: StyleConfig, front_end: FrontEnd) -> "StyleEncoder":
+        return cls(style.harmonic, style.encoder, front_end)
 
     def forward(self, log_spectrogram: torch.Tensor) -> torch.Tensor:
         x = self.harmonic_norm(self.harmonic(log_spectrogram))  # (B, H, level, T)
@@ -171,25 +116,29 @@ class StyleEncoder(nn.Module):
         return float(self.harmonic.q.detach().reshape(-1)[0])
 
 
+@torch.no_grad()
+def embed(model: StyleEncoder, spectrograms: torch.Tensor, batch_size: int) -> torch.Tensor:
+    """(N, F, T) -> (N, D) in eval mode, on the CPU; batches run on the model's device."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    out = torch.cat([model(spectrograms[i:i + batch_size].to(device)).cpu()
+                     for i in range(0, len(spectrograms), batch_size)])
+    model.train(was_training)
+    return out
+
+
 def save_style_encoder(model: StyleEncoder, path: str | Path) -> None:
-    """Weights (plain tensors), config and front end in one file; same model -> same bytes."""
-    state = {name: tensor.detach().cpu().clone() for name, tensor in model.state_dict().items()}
-    payload = {"config": model.config.to_dict(), "front_end": model.front_end.to_dict(), "state_dict": state}
-    buffer = io.BytesIO()  # a file-like target names the zip's root `archive`, not the temp file
-    torch.save(payload, buffer)
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(buffer.getvalue())
+    """Weights (plain tensors), both configs and the front end in one file; same model -> same bytes."""
+    config = {"harmonic": to_dict(model.harmonic_config), "encoder": to_dict(model.config)}
+    save_checkpoint(path, model, *CHECKPOINT, config)
 
 
 def load_style_encoder(path: str | Path) -> StyleEncoder:
     """Rebuild a saved encoder in eval mode."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"no style encoder at {path}: run `dvc repro train_style` first")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-        model = StyleEncoder(StyleEncoderConfig.from_dict(payload["config"]), FrontEnd(**payload["front_end"]))
-        model.load_state_dict(payload["state_dict"])
-    except (RuntimeError, KeyError, TypeError, ValueError, EOFError, pickle.UnpicklingError) as err:
-        raise UserError(f"{path} is not a style encoder checkpoint: {str(err).splitlines()[0]}") from None
+    payload = load_checkpoint(path, *CHECKPOINT, stage="train_style")
+    config = payload["config"]
+    model = StyleEncoder(parse(HarmonicConfig, config["harmonic"], "harmonic"),
+                         parse(StyleCnnConfig, config["encoder"], "encoder"), FrontEnd(**payload["front_end"]))
+    model.load_state_dict(payload["state_dict"])
     return model.eval()

@@ -1,8 +1,9 @@
 """Pretrain the content encoder as a CTC speech recogniser: one readable loop.
 
-Length-bucketed batches, AdamW with linear warm-up and cosine decay, gradient clipping, optional
-SpecAugment, best weights by dev CER, greedy CTC decoding, CER / WER by edit distance. The budget
-is a fixed number of epochs (never wall-clock), so a run is reproducible.
+Length-bucketed batches, AdamW (decay on weights only) with the one-cycle schedule both
+trainings share, gradient clipping, optional SpecAugment, best weights by dev CER, greedy CTC
+decoding, CER / WER by edit distance. The budget is a fixed number of epochs (never wall-clock),
+so a run is reproducible.
 """
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ import copy
 import math
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -19,13 +19,12 @@ import torch
 import torchaudio
 
 from pipeline.audio import FrontEnd, load_audio
+from pipeline.config import ContentConfig, ContentModelConfig, ContentTrainConfig, SpecAugmentConfig
 from pipeline.devices import pick_device
 from pipeline.errors import UserError
 from pipeline.models.content_encoder import ContentEncoder, encode_text, freeze, greedy_decode
-
-TRAIN_KEYS = ("epochs", "batch_size", "eval_batch_size", "bucket_frames", "sortagrad", "lr", "weight_decay",
-              "warmup_fraction", "final_lr_fraction", "grad_clip", "spec_augment", "max_seconds",
-              "max_train_utterances")
+from pipeline.seeding import seed_everything
+from pipeline.training.optim import adamw, one_cycle
 
 
 # --- metrics -----------------------------------------------------------------------------------
@@ -67,7 +66,7 @@ def load_utterances(frame: pd.DataFrame, front_end: FrontEnd) -> Utterances:
                       [str(s) for s in frame["speaker"]])
 
 
-def split_manifest(speech: pd.DataFrame, cfg: dict) -> dict[str, pd.DataFrame]:
+def split_manifest(speech: pd.DataFrame, cfg: ContentTrainConfig) -> dict[str, pd.DataFrame]:
     """train / dev / test rows; train drops utterances over `max_seconds` and is capped at
     `max_train_utterances` (a seeded-free, order-preserving head: the manifest order is fixed)."""
     missing = {"utt_id", "path", "transcript", "speaker", "split", "seconds"} - set(speech.columns)
@@ -78,10 +77,10 @@ def split_manifest(speech: pd.DataFrame, cfg: dict) -> dict[str, pd.DataFrame]:
         if part.empty:
             raise UserError(f"speech manifest has no {name} utterances")
     train = parts["train"]
-    if cfg["max_seconds"]:
-        train = train[train["seconds"] <= cfg["max_seconds"]]
-    if cfg["max_train_utterances"]:
-        train = train.head(int(cfg["max_train_utterances"]))
+    if cfg.max_seconds:
+        train = train[train["seconds"] <= cfg.max_seconds]
+    if cfg.max_train_utterances:
+        train = train.head(cfg.max_train_utterances)
     parts["train"] = train.reset_index(drop=True)
     return parts
 
@@ -110,27 +109,17 @@ def collate(data: Utterances, index: np.ndarray, device: torch.device):
     return batch.to(device), lengths.to(device), targets, target_lengths
 
 
-def spec_augment(batch: torch.Tensor, cfg: dict) -> torch.Tensor:
+def spec_augment(batch: torch.Tensor, cfg: SpecAugmentConfig) -> torch.Tensor:
     """SpecAugment masks (value 0 = silence in log1p), drawn from torch's seeded generator."""
     x = batch.unsqueeze(1)
-    for _ in range(int(cfg.get("freq_masks", 0))):
-        x = torchaudio.functional.mask_along_axis_iid(x, cfg["freq_width"], 0.0, axis=2)
-    for _ in range(int(cfg.get("time_masks", 0))):
-        x = torchaudio.functional.mask_along_axis_iid(x, cfg["time_width"], 0.0, axis=3)
+    for _ in range(cfg.freq_masks):
+        x = torchaudio.functional.mask_along_axis_iid(x, cfg.freq_width, 0.0, axis=2)
+    for _ in range(cfg.time_masks):
+        x = torchaudio.functional.mask_along_axis_iid(x, cfg.time_width, 0.0, axis=3)
     return x.squeeze(1)
 
 
 # --- the loop ----------------------------------------------------------------------------------
-def learning_rate(step: int, total: int, cfg: dict) -> float:
-    """Linear warm-up to `lr`, then cosine decay to `lr * final_lr_fraction`."""
-    warmup = max(1, int(total * cfg["warmup_fraction"]))
-    if step < warmup:
-        return cfg["lr"] * (step + 1) / warmup
-    progress = (step - warmup) / max(1, total - warmup)
-    floor = cfg["final_lr_fraction"]
-    return cfg["lr"] * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress)))
-
-
 @torch.no_grad()
 def transcribe_all(model: ContentEncoder, data: Utterances, batch_size: int, device: torch.device) -> list[str]:
     model.eval()
@@ -158,61 +147,50 @@ def evaluate(model: ContentEncoder, data: Utterances, batch_size: int, device: t
     return score(data.transcripts, transcribe_all(model, data, batch_size, device))
 
 
-def check_train_config(cfg: dict) -> None:
-    missing = [k for k in TRAIN_KEYS if k not in cfg]
-    if missing:
-        raise UserError(f"params content.train lacks {', '.join(missing)}")
-    if cfg["epochs"] < 1 or cfg["batch_size"] < 1 or cfg["eval_batch_size"] < 1 or cfg["lr"] <= 0:
-        raise UserError("content.train: epochs, batch_size, eval_batch_size and lr must be positive")
-
-
-def train_content_encoder(train: Utterances, dev: Utterances, front_end: FrontEnd, model_cfg: dict,
-                          train_cfg: dict, seed: int, device: torch.device,
-                          on_epoch: Callable[[dict], None] | None = None) -> tuple[ContentEncoder, list[dict]]:
-    """Train from scratch; return the model with its best-dev-CER weights (frozen, eval mode)
-    and one curve row per epoch (epoch, train_loss, dev_cer, dev_wer, lr). `on_epoch` also gets
-    the epoch's wall seconds."""
-    check_train_config(train_cfg)
-    torch.manual_seed(seed)
+def train_content_encoder(train: Utterances, dev: Utterances, front_end: FrontEnd, model_cfg: ContentModelConfig,
+                          cfg: ContentTrainConfig, seed: int, device: torch.device,
+                          on_epoch: Callable[[dict], None] | None = None) -> tuple[ContentEncoder, list[dict], int]:
+    """Train from scratch. Returns the model with its best-dev-CER weights (frozen, eval mode),
+    one curve row per epoch (epoch, train_loss, dev_cer, dev_wer, lr) and the epoch kept (ties:
+    the earlier). `on_epoch` gets each row plus the epoch's wall seconds."""
+    seed_everything(seed)
     rng = np.random.default_rng(seed)
-    model = ContentEncoder.from_params(front_end, model_cfg).to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=train_cfg["lr"], weight_decay=train_cfg["weight_decay"])
+    model = ContentEncoder(front_end, model_cfg).to(device)
+    optimizer = adamw(model, cfg.lr, cfg.weight_decay)
+    steps_per_epoch = math.ceil(len(train) / cfg.batch_size)
+    schedule = one_cycle(optimizer, cfg.lr, steps_per_epoch * cfg.epochs, cfg.warmup_fraction, cfg.final_lr_fraction,
+                         cfg.cycle_momentum)
     ctc = torch.nn.CTCLoss(blank=0, zero_infinity=True)
     frames = train.frames
-    steps_per_epoch = math.ceil(len(train) / train_cfg["batch_size"])
-    total_steps = steps_per_epoch * train_cfg["epochs"]
-    augment = train_cfg["spec_augment"] or {}
-    best_cer, best_state, curves, step = math.inf, None, [], 0
-    for epoch in range(1, train_cfg["epochs"] + 1):
+    best_cer, best_state, best_epoch, curves = math.inf, None, 0, []
+    for epoch in range(1, cfg.epochs + 1):
         model.train()
         started, losses = time.perf_counter(), []
-        shortest_first = epoch == 1 and train_cfg["sortagrad"]
-        for index in length_batches(frames, train_cfg["batch_size"], train_cfg["bucket_frames"], rng, shortest_first):
+        shortest_first = epoch == 1 and cfg.sortagrad
+        for index in length_batches(frames, cfg.batch_size, cfg.bucket_frames, rng, shortest_first):
             specs, lengths, targets, target_lengths = collate(train, index, device)
-            if augment:
-                specs = spec_augment(specs, augment)
+            if cfg.spec_augment:
+                specs = spec_augment(specs, cfg.spec_augment)
             log_probs, out_lengths = model(specs, lengths)
             # CTC on the CPU: its CUDA backward has no deterministic implementation.
             loss = ctc(log_probs.float().cpu(), targets, out_lengths.cpu(), target_lengths)
-            lr = learning_rate(step, total_steps, train_cfg)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), train_cfg["grad_clip"])
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            lr = optimizer.param_groups[0]["lr"]  # the rate this step used
             optimizer.step()
+            schedule.step()
             losses.append(loss.item())
-            step += 1
-        scores = evaluate(model, dev, train_cfg["eval_batch_size"], device)
+        scores = evaluate(model, dev, cfg.eval_batch_size, device)
         row = {"epoch": epoch, "train_loss": round(float(np.mean(losses)), 6), "dev_cer": round(scores["cer"], 6),
                "dev_wer": round(scores["wer"], 6), "lr": round(lr, 8)}
         curves.append(row)  # no timings in the curves: they are an output and must not vary
         if on_epoch:
             on_epoch({**row, "epoch_seconds": round(time.perf_counter() - started, 2)})
         if scores["cer"] < best_cer:
-            best_cer, best_state = scores["cer"], copy.deepcopy(model.state_dict())
+            best_cer, best_state, best_epoch = scores["cer"], copy.deepcopy(model.state_dict()), epoch
     model.load_state_dict(best_state)
-    return freeze(model), curves
+    return freeze(model), curves, best_epoch
 
 
 def unseen_speaker_mask(test: pd.DataFrame, train: pd.DataFrame) -> np.ndarray:
@@ -220,29 +198,26 @@ def unseen_speaker_mask(test: pd.DataFrame, train: pd.DataFrame) -> np.ndarray:
     return ~test["speaker"].astype(str).isin(set(train["speaker"].astype(str))).to_numpy()
 
 
-def resolve_paths(frame: pd.DataFrame, root: str | Path) -> pd.DataFrame:
-    """Manifest paths are relative to the project root (absolute ones stay as they are)."""
-    return frame.assign(path=[str(Path(root) / p) for p in frame["path"]])
-
-
 def count_parameters(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def pretrain_content(speech: pd.DataFrame, front_end: FrontEnd, cfg: dict, seed: int,
+def pretrain_content(speech: pd.DataFrame, front_end: FrontEnd, cfg: ContentConfig, seed: int,
                      on_epoch: Callable[[dict], None] | None = None) -> tuple[ContentEncoder, dict, list[dict]]:
     """The whole `pretrain_content` job on a speech manifest (utt_id, path, transcript, speaker,
     split, seconds): load, train, pick the best dev epoch, score test. Returns (frozen model,
     metrics, curves). Test speakers absent from train are the "unseen speaker" set."""
-    device = pick_device(cfg["device"], "content.device")
-    parts = split_manifest(speech, cfg["train"])
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    device = pick_device(cfg.device, "content.device")
+    parts = split_manifest(speech, cfg.train)
     started = time.perf_counter()
     data = {name: load_utterances(part, front_end) for name, part in parts.items()}
-    model, curves = train_content_encoder(data["train"], data["dev"], front_end, cfg["model"], cfg["train"],
-                                          seed, device, on_epoch)
+    model, curves, best_epoch = train_content_encoder(data["train"], data["dev"], front_end, cfg.model, cfg.train,
+                                                      seed, device, on_epoch)
     train_seconds = time.perf_counter() - started
-    batch = cfg["train"]["eval_batch_size"]
-    best = min(curves, key=lambda row: (row["dev_cer"], row["epoch"]))
+    batch = cfg.train.eval_batch_size
+    best = curves[best_epoch - 1]
     # Test once, then score its conditions: unseen sentences read by speakers heard in training
     # (`test_cer`, the embedded corpus's main condition) and by speakers never heard
     # (`test_unseen_speaker_cer`). Real LibriSpeech test speakers are all new: both are the whole split.
@@ -257,7 +232,7 @@ def pretrain_content(speech: pd.DataFrame, front_end: FrontEnd, cfg: dict, seed:
                         f"{name}_wer": round(result["wer"], 6) if result else None,
                         f"{name}_utterances": result["utterances"] if result else 0})
     metrics.update({
-        "params": count_parameters(model), "best_epoch": best["epoch"], "device": device.type,
+        "params": count_parameters(model), "best_epoch": best_epoch, "device": device.type,
         "utterances": {name: len(part) for name, part in parts.items()},
         "train_audio_hours": round(float(parts["train"]["seconds"].sum()) / 3600, 4),
         "train_seconds": round(train_seconds, 1),  # load + train; the one figure that varies run to run
