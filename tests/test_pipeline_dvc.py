@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from pipeline.params import deep_merge
+from pipeline.config import deep_merge
 
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT_FILES = ["dvc.yaml", ".dvcignore", ".gitignore", ".dvc/config", ".dvc/.gitignore", "pipeline", "stages"]
@@ -53,7 +53,7 @@ def repo(tmp_path_factory) -> tuple[Path, dict]:
 def test_every_stage_writes_its_outputs(repo):
     repo, _ = repo
     for path in ["data/subset.csv", "data/clips.csv", "data/speech.csv", "models/content_encoder.pt",
-                 "models/style_encoder.pt", "metrics/data.json", "metrics/content.json", "metrics/style.json",
+                 "models/style_encoder.pt", "metrics/data.json", "metrics/speech.json", "metrics/content.json", "metrics/style.json",
                  "metrics/content_curves.csv", "metrics/style_curves.csv", "plots/style/tsne.png", "plots/style/confusion.png"]:
         assert (repo / path).is_file() and (repo / path).stat().st_size > 0, path
     data = json.loads((repo / "metrics/data.json").read_text())
