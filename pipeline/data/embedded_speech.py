@@ -12,15 +12,14 @@ untouched library state: the same params give the same bytes whatever the worker
 """
 from __future__ import annotations
 
-import ctypes
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from pipeline.audio import resample, save_audio
 from pipeline.config import EmbeddedSpeechConfig, SplitsConfig
+from pipeline.data.espeak import Espeak
 from pipeline.errors import UserError
 from pipeline.parallel import fork_pool
 from pipeline.fileio import atomic_path
@@ -215,81 +214,8 @@ def plan_utterances(cfg: EmbeddedSpeechConfig, splits: SplitsConfig, seed: int) 
     return plan
 
 
-# --- espeak-ng through ctypes (only ever inside a fresh child process) -------------------------
-_AUDIO_OUTPUT_SYNCHRONOUS, _INITIALIZE_DONT_EXIT = 2, 0x8000
-_RATE, _PITCH = 1, 3
-_POS_CHARACTER, _CHARS_UTF8 = 1, 1
-_SYNTH_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p)
-
-
-def _short_data_path() -> str:
-    """espeak-ng keeps its data path in a 160-byte buffer and appends file names to it: point it
-    at a short symlink when the wheel's folder is deep."""
-    import espeakng_loader
-
-    real = espeakng_loader.get_data_path()
-    if len(real) <= 96:
-        return real
-    link = Path(tempfile.gettempdir()) / f"espeak-ng-data-{os.getuid()}"
-    if not (link.is_symlink() and os.readlink(link) == real):
-        tmp = link.with_name(f"{link.name}.{os.getpid()}")
-        tmp.unlink(missing_ok=True)
-        tmp.symlink_to(real)
-        os.replace(tmp, link)
-    return str(link)
-
-
-class _Espeak:
-    """The library, initialised once in this (child) process, synthesising to int16 arrays."""
-
-    def __init__(self):
-        import espeakng_loader
-
-        self.lib = ctypes.CDLL(espeakng_loader.get_library_path())
-        self.libc = ctypes.CDLL(None)
-        self.lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
-        self.lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
-        self.lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
-        self.lib.espeak_ng_SetRandSeed.argtypes = [ctypes.c_long]
-        self.lib.espeak_Synth.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int,
-                                          ctypes.c_uint, ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p]
-        self.sample_rate = self.lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, _short_data_path().encode(),
-                                                      _INITIALIZE_DONT_EXIT)
-        if self.sample_rate <= 0:
-            raise UserError("espeak-ng failed to initialise (is the espeakng-loader wheel complete?)")
-        self._chunks: list[np.ndarray] = []
-        self._callback = _SYNTH_CALLBACK(self._collect)  # keep a reference: C holds the pointer
-        self.lib.espeak_SetSynthCallback(self._callback)
-
-    def _collect(self, wav, n_samples, _events) -> int:
-        if n_samples > 0 and wav:
-            self._chunks.append(np.ctypeslib.as_array(wav, shape=(n_samples,)).copy())
-        return 0  # 0 = keep going
-
-    def set_voice(self, voice: str) -> None:
-        if self.lib.espeak_SetVoiceByName(voice.encode()) != 0:
-            raise UserError(f"data.embedded_speech: espeak-ng has no voice {voice!r}")
-
-    def synthesise(self, text: str, voice: str, pitch: int, rate: int, seed: int) -> np.ndarray:
-        self.set_voice(voice)
-        self.lib.espeak_SetParameter(_RATE, rate, 0)
-        self.lib.espeak_SetParameter(_PITCH, pitch, 0)
-        # Breath noise and jitter draw on espeak's own generator and on libc rand().
-        self.lib.espeak_ng_SetRandSeed(seed)
-        self.libc.srand(seed & 0xFFFFFFFF)
-        self._chunks = []
-        data = text.encode("utf-8")
-        # No espeakENDPAUSE: its ~0.3 s tail is 10% of an utterance; a shorter, explicit one is added.
-        status = self.lib.espeak_Synth(data, len(data) + 1, 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None)
-        if status != 0:
-            raise UserError(f"espeak-ng failed on {text!r} (status {status})")
-        if not self._chunks:
-            raise UserError(f"espeak-ng produced no audio for {text!r}")
-        return np.concatenate(self._chunks)
-
-
 def _check_voices(voices: list[str]) -> None:
-    engine = _Espeak()
+    engine = Espeak()
     for voice in voices:
         engine.set_voice(voice)
 
@@ -300,7 +226,7 @@ def _synthesise_chapter(job: tuple) -> list[float]:
 
     torch.set_num_threads(1)  # forked child: keep torch off thread pools inherited from the parent
     utterances, folder, sample_rate, seed, end_silence = job
-    engine = _Espeak()
+    engine = Espeak()
     seconds = []
     for utt in utterances:
         speaker = utt["speaker"]
