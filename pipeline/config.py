@@ -101,6 +101,10 @@ class EmbeddedMusicConfig:
     corrupt_clips: int = knob(ge=0)
     loudness_dbfs: tuple[float, float] = knob(le=0)
     noise_dbfs: tuple[float, float] = knob(le=0)
+    # genre -> share of its tracks with a voice: rap for the anchor genre, sung lines, a choir
+    vocals: dict[str, float] = knob({}, ge=0, le=1)
+    vocal_level_db: tuple[float, float] = knob((0.0, 4.0))   # voice RMS against the beat's
+    rap_voices: tuple[str, ...] = knob(("en-us", "en-us-nyc", "en-029", "en"))   # espeak-ng base voices
     bitrate_mode: Literal["constant", "variable", "average"] = "constant"
     compression_level: float = knob(ge=0, le=1)
     workers: int = knob(ge=1)
@@ -250,6 +254,10 @@ class StyleEvaluationConfig:
     knn_k: int = knob(ge=1)
     batch_size: int = knob(ge=1)
     tsne_perplexity: float = knob(gt=0)
+    bootstrap_resamples: int = knob(1000, ge=10)   # track resamples behind every 95% interval
+    # Labelled folders of real audio scored (never trained on): label -> folders. The anchor
+    # genre's label scores real_hiphop_roc_auc; every label gets kNN genre counts.
+    real_dirs: dict[str, tuple[str, ...]] = knob({})
 
 
 @dataclass(frozen=True, kw_only=True)

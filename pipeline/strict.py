@@ -112,7 +112,9 @@ def _check_range(value, bounds: dict, key: str) -> None:
 
 
 def _leaves(value):
-    """Every number in a value, nested tuples included (a range applies to each element)."""
+    """Every number in a value, nested tuples and dict values included (a range applies to each)."""
+    if isinstance(value, dict):
+        return [leaf for item in value.values() for leaf in _leaves(item)]
     if isinstance(value, tuple):
         return [leaf for item in value for leaf in _leaves(item)]
     return [value]

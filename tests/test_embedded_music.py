@@ -10,6 +10,10 @@ import soundfile as sf
 
 from pipeline.config import ConfigError, EmbeddedMusicConfig, load_params, parse, to_dict
 from pipeline.data import embedded_music as em
+from pipeline.data.embedded_music import vocals
+from pipeline.data.embedded_music.corpus import INSTRUMENTALS
+from pipeline.data.embedded_music.tags import NO_VOICE_TAGS, VOICE_TAGS
+from pipeline.data.espeak import Espeak
 from pipeline.data.embedded_music import synth as ms
 from pipeline.data.mtat import CLIP_INFO, prepare_mtat, read_annotations, track_of
 from pipeline.data.subset import audio_is_readable, genre_of
@@ -100,21 +104,31 @@ def test_same_seed_same_bytes_whatever_the_worker_count(tmp_path):
     em.build_embedded_mtat(tmp_path / "b", dataclasses.replace(short, workers=2), TAXONOMY, 16000, seed=5)
     em.build_embedded_mtat(tmp_path / "c", dataclasses.replace(short, workers=2), TAXONOMY, 16000, seed=6)
     a, b, c = (_tree_bytes(tmp_path / x) for x in "abc")
-    assert len(a) == 2 + 10 + 1 - 1   # CSVs + clips - the missing one
+    # CSVs + clips - the missing one + the hip-hop track's instrumental and its list
+    assert len(a) == 2 + 10 + 1 - 1 + 2
     assert a == b
     assert a != c
 
 
-def test_hiphop_is_boom_bap_at_80_to_100_bpm():
-    for track in range(40):
+def test_hiphop_is_mostly_boom_bap_at_80_to_100_bpm_and_raps_over_other_backings():
+    styles = {}
+    for track in range(200):
         song = em.draw_song("hip-hop", 0, track, 16000, 4.0)
-        assert 80 <= song.bpm <= 100 and 0.5 < song.swing < 0.7
-    for track in range(6):   # the hats always swing: 16th hats on the 16ths, 8th hats on the 8ths
+        styles[song.style] = styles.get(song.style, 0) + 1
+        if song.style == "boom bap":
+            assert 80 <= song.bpm <= 100 and 0.5 < song.swing < 0.7
+    assert styles["boom bap"] > 200 * 0.7 and set(styles) == {"boom bap", "jazz rap", "rap rock", "electro rap"}
+    boom_bap = [t for t in range(40) if em.draw_song("hip-hop", 0, t, 16000, 1.0).style == "boom bap"]
+    for track in boom_bap[:6]:   # the hats always swing: 16th hats on the 16ths, 8th hats on the 8ths
         song = em.draw_song("hip-hop", 0, track, 16000, 3.0)
         em.render_track(song, (-20, -20), (-60, -60))
         hats = song.params["hat_steps"]
         swung = [h for h in hats if h % (2 * song.swing_steps) == song.swing_steps]
         assert swung and song.params["kick_steps"][0] == 0 and song.params["loop_bars"] in (1, 2)
+    other = em.draw_song("hip-hop", 0, next(t for t in range(200) if em.draw_song("hip-hop", 0, t, 16000, 1.0).style
+                                             != "boom bap"), 16000, 3.0)
+    audio, _ = em.render_track(other, (-20, -20), (-60, -60))
+    assert other.style == other.params["style"] != "boom bap" and np.std(audio) > 1e-3   # style restored
 
 
 def test_genre_tempo_ranges_differ_and_every_style_renders():
@@ -126,7 +140,7 @@ def test_genre_tempo_ranges_differ_and_every_style_renders():
             assert low <= song.bpm <= high
             if (genre, song.style) not in styles:
                 styles.add((genre, song.style))
-                audio = em.render_track(song, (-20, -20), (-60, -60))
+                audio, _ = em.render_track(song, (-20, -20), (-60, -60))
                 assert audio.dtype == np.float32 and len(audio) == 32000
                 assert np.all(np.isfinite(audio)) and np.max(np.abs(audio)) <= 1.0 and np.std(audio) > 1e-3
     assert len(styles) >= 28
@@ -195,3 +209,50 @@ def test_swing_delays_the_off_steps_only():
     step = song.step_s
     assert song.t(0, 0) == 0.0 and song.t(0, 2) == pytest.approx(2 * step)
     assert song.t(0, 1) == pytest.approx(step * (1 + 2 * 0.1))   # 60:40 swung 16ths
+
+
+def test_rap_onsets_fall_on_the_beat_grid():
+    """Every word starts on a 16th of the track's own grid, and a listener hears it there: an
+    onset detector finds most words within 30 ms, and most of what it finds sits on the grid."""
+    import librosa
+
+    song = em.draw_song("hip-hop", 0, 2, 16000, 20.0)
+    rng = np.random.default_rng(0)
+    part, onsets = vocals.rap(song, rng, vocals.WordSynth(Espeak(), 16000, 0), PARAMS.data.embedded_music.rap_voices)
+    grid = np.array([song.t(bar, step, jitter=False) for bar in song.bars() for step in range(song.steps_per_bar)])
+    assert len(onsets) > 20 and all(np.min(np.abs(grid - at)) < 1e-9 for at in onsets)
+    heard = librosa.onset.onset_detect(y=part.astype(np.float32), sr=16000, units="time", backtrack=True)
+    on_grid = np.mean([np.min(np.abs(grid - at)) < 0.03 for at in heard])   # the rest: syllables inside words
+    found = np.mean([np.min(np.abs(heard - at)) < 0.03 for at in onsets])
+    assert len(heard) > 10 and on_grid >= 0.6 and found >= 0.85, (len(heard), on_grid, found)
+
+
+@pytest.mark.parametrize("rate", [0.0, 0.25, 0.7, 1.0])
+def test_each_genres_vocal_rate_matches_its_param(rate):
+    cfg = dataclasses.replace(TINY, clips_per_genre=20, clips_per_track=1, untagged_clips=0,
+                              vocals={g: rate for g in GENRES})
+    plan = em.plan_corpus(cfg, TAXONOMY, seed=0)
+    shares = plan.groupby("genre")["vocal"].mean()
+    assert set(shares.index) == set(GENRES) and np.allclose(shares.to_numpy(), round(rate * 20) / 20)
+    for tags, vocal in zip(plan["tags"], plan["vocal"]):
+        assert not set(tags) & (NO_VOICE_TAGS if vocal else VOICE_TAGS), tags
+
+
+def test_the_default_rates_give_every_hiphop_track_a_rap():
+    plan = em.plan_corpus(PARAMS.data.embedded_music, TAXONOMY, seed=0)
+    tracks = plan[plan["tagged"]].drop_duplicates(["genre", "track"]).set_index("genre")["vocal"].groupby(level=0).mean()
+    assert tracks["hip-hop"] == 1.0 and tracks["ambient-newage"] < tracks["classical"] < tracks["pop"] < 1.0
+
+
+def test_hiphop_instrumentals_sit_beside_the_mtat_layout(corpus):
+    root, plan = corpus
+    listed = (root / f"{INSTRUMENTALS}.csv").read_text().splitlines()
+    hiphop_tracks = plan[(plan["genre"] == "hip-hop") & plan["tagged"]]["track"].nunique()
+    assert listed[0] == "track,path,bpm,seconds" and len(listed) == 1 + hiphop_tracks
+    for line in listed[1:]:
+        track, path, bpm, seconds = line.split(",")
+        info = sf.info(str(root / path))
+        assert path.startswith(f"{INSTRUMENTALS}/") and 80 <= float(bpm) <= 100
+        assert info.samplerate == 16000 and abs(info.duration - float(seconds)) < 1e-3
+        assert any(track in p for p in plan["mp3_path"])   # the instrumental of a corpus track
+    assert not any(INSTRUMENTALS in p for p in prepare_mtat(root)["path"])   # outside the MTAT layout

@@ -193,4 +193,5 @@ class GenreSpec:
     swing_steps: int = 1
     humanize_s: tuple = (0.002, 0.008)
     rubato_s: tuple = (0.0, 0.0)
+    voice: str = "sung"             # on its vocal tracks: rap | sung | choir (see `vocals`)
 

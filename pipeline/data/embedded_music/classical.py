@@ -20,7 +20,7 @@ SPEC = GenreSpec(
      "soft": 0.15,
      "quiet": 0.15, "no vocals": 0.1, "calm": 0.1, "solo": 0.05, "female opera": 0.05, "ambient": 0.05,
      "new age": 0.03, "clasical": 0.05},
-    humanize_s=(0.006, 0.015), rubato_s=(0.04, 0.12))
+    humanize_s=(0.006, 0.015), rubato_s=(0.04, 0.12), voice="choir")
 
 
 def render(song: Song) -> np.ndarray:

@@ -1,6 +1,10 @@
-"""Planning and writing the corpus: which tracks each genre gets and how many clips each, the
-names, tags and fates (ok / missing / corrupt) of the clips, the two CSVs in MTAT's dialect, and
-the synthesis jobs a process pool runs (one track each: render, cut into clips, encode MP3)."""
+"""Planning and writing the corpus: which tracks each genre gets and how many clips each, which
+tracks have a voice, the names, tags and fates (ok / missing / corrupt) of the clips, the two
+CSVs in MTAT's dialect, and the synthesis jobs a process pool runs (one track each: render, lay
+the voice over it, master, cut into clips, encode MP3). Each anchor-genre (hip-hop) track's
+instrumental (the same track, mastered alike, without its rap) is written beside the MTAT layout
+as `instrumentals/<track>.flac`, listed in `instrumentals.csv` (track, path, bpm, seconds): the
+beats generation lays speech over."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,17 +15,20 @@ import pandas as pd
 import soundfile as sf
 
 from pipeline.data.embedded_music.recipes import RECIPES, draw_song, genre_number, render_track
+from pipeline.data.embedded_music.vocals import vocal_chain, voice_part
 from pipeline.data.embedded_music.tags import (
     MTAT_TAGS, clip_tags, draw_name, outranking_tags, slug, untagged_clip_tags,
 )
 from pipeline.errors import UserError
-from pipeline.fileio import atomic_path
+from pipeline.data.espeak import Espeak
+from pipeline.fileio import atomic_path, write_csv
 from pipeline.parallel import fork_pool
 
 if TYPE_CHECKING:
     from pipeline.config import EmbeddedMusicConfig, SubsetConfig
 
 BITRATE_MODES = {"constant": "CONSTANT", "variable": "VARIABLE", "average": "AVERAGE"}
+INSTRUMENTALS = "instrumentals"   # beside mp3/: the anchor genre's tracks without their voice
 
 
 def segment_bounds(index: int, clip_seconds: float) -> tuple[int, int]:
@@ -46,6 +53,9 @@ def check_config(cfg: EmbeddedMusicConfig, taxonomy: SubsetConfig) -> None:
             if stray:
                 raise ValueError(f"subset.genres: {genre} lacks {stray}, the tags its recipe gives {style} clips "
                                  f"(or a genre before it in subset.priority has them)")
+    stray = sorted(set(cfg.vocals) - set(taxonomy.genres))
+    if stray:
+        raise ValueError(f"data.embedded_music.vocals: {stray} are not genres of subset.genres")
     others = (len(taxonomy.genres) - 1) * cfg.clips_per_genre
     if cfg.missing_clips + cfg.corrupt_clips > others:
         raise ValueError(f"data.embedded_music: missing_clips + corrupt_clips is more than the {others} clips "
@@ -60,12 +70,14 @@ def plan_corpus(cfg: EmbeddedMusicConfig, taxonomy: SubsetConfig, seed: int) -> 
     tracks = []
     for genre in taxonomy.genres:
         n_tracks = -(-cfg.clips_per_genre // per_track)
+        voiced = vocal_tracks(n_tracks, cfg.vocals.get(genre, 0.0), seed, genre)
         for k in range(n_tracks):
             clips = min(per_track, cfg.clips_per_genre - k * per_track)
-            tracks.append({"genre": genre, "track": k, "clips": clips, "tagged": True})
+            tracks.append({"genre": genre, "track": k, "clips": clips, "tagged": True, "vocal": k in voiced})
     non_anchor = [g for g in taxonomy.genres if g != taxonomy.anchor_genre]
     for k in range(cfg.untagged_clips):   # extra tracks nobody tagged with a genre
-        tracks.append({"genre": non_anchor[k % len(non_anchor)], "track": 100_000 + k, "clips": 1, "tagged": False})
+        tracks.append({"genre": non_anchor[k % len(non_anchor)], "track": 100_000 + k, "clips": 1, "tagged": False,
+                       "vocal": False})
 
     # artists with albums of up to four tracks; each album sits in one folder, as in MTAT
     order = rng.permutation(len(tracks))
@@ -92,8 +104,10 @@ def plan_corpus(cfg: EmbeddedMusicConfig, taxonomy: SubsetConfig, seed: int) -> 
             start, end = segment_bounds(c, cfg.clip_seconds)
             stem = f"{artist}-{album_name}-{number:02d}-{slug(title)}"
             tag_rng = np.random.default_rng([seed, genre_number(track["genre"]), track["track"], c, 97])
-            tagger = clip_tags if track["tagged"] else untagged_clip_tags
-            tags = tagger(track["genre"], song_style, tag_rng, taxonomy)
+            if track["tagged"]:
+                tags = clip_tags(track["genre"], song_style, tag_rng, taxonomy, track["vocal"])
+            else:
+                tags = untagged_clip_tags(track["genre"], song_style, tag_rng, taxonomy)
             rows.append({**track, "style": song_style, "clip": c, "artist": artist, "album": album_name, "title": title,
                          "track_number": number, "segment_start": start, "segment_end": end,
                          "mp3_path": f"{folder}/{stem}-{start}-{end}.mp3", "tags": tags, "fate": "ok"})
@@ -105,6 +119,12 @@ def plan_corpus(cfg: EmbeddedMusicConfig, taxonomy: SubsetConfig, seed: int) -> 
     plan.loc[broken[: cfg.missing_clips], "fate"] = "missing"
     plan.loc[broken[cfg.missing_clips:], "fate"] = "corrupt"
     return plan.sort_values("clip_id").reset_index(drop=True)
+
+
+def vocal_tracks(n_tracks: int, rate: float, seed: int, genre: str) -> set[int]:
+    """Which of a genre's tracks have a voice: exactly round(rate * n_tracks) of them, drawn."""
+    order = np.random.default_rng([seed, genre_number(genre), 53]).permutation(n_tracks)
+    return {int(k) for k in order[: int(round(rate * n_tracks))]}
 
 
 def annotations_frame(plan: pd.DataFrame) -> pd.DataFrame:
@@ -141,13 +161,23 @@ def write_mtat_csv(frame: pd.DataFrame, path: Path) -> None:
         frame.to_csv(tmp, sep="\t", quotechar='"', quoting=1, index=False, lineterminator="\n")
 
 
-def _synthesise_track(job: dict) -> None:
-    """Render one track, cut it into its clips and write each as MP3 (or as garbage / nothing)."""
-    clips = job["clips"]
+def _synthesise_track(job: dict) -> dict | None:
+    """Render one track, cut it into its clips and write each as MP3 (or as garbage / nothing);
+    write the instrumental when asked. Returns the instrumental's row for instrumentals.csv."""
+    clips, sr = job["clips"], job["sample_rate"]
     seconds = max(c["segment_start"] for c in clips) + job["clip_seconds"]
-    song = draw_song(job["genre"], job["seed"], job["track"], job["sample_rate"], seconds)
-    audio = render_track(song, job["loudness_dbfs"], job["noise_dbfs"])
-    clip_n = int(round(job["clip_seconds"] * job["sample_rate"]))
+    song = draw_song(job["genre"], job["seed"], job["track"], sr, seconds)
+    vocal, level = None, 0.0
+    if job["vocal"]:
+        # its own generator: the instrumental is the same whether or not the track is voiced
+        rng = np.random.default_rng([job["seed"], genre_number(job["genre"]), job["track"], 211])
+        kind = RECIPES[job["genre"]].spec.voice
+        engine = Espeak() if kind != "choir" else None
+        part, onsets = voice_part(song, kind, rng, engine, job["rap_voices"], job["seed"])
+        vocal, level = vocal_chain(part, sr, rng), float(rng.uniform(*job["vocal_level_db"]))
+    audio, instrumental = render_track(song, job["loudness_dbfs"], job["noise_dbfs"], vocal, level,
+                                       instrumental=bool(job["instrumental"]))
+    clip_n = int(round(job["clip_seconds"] * sr))
     for clip in clips:
         path = Path(job["mp3_dir"]) / clip["mp3_path"]
         if clip["fate"] == "missing":
@@ -157,19 +187,29 @@ def _synthesise_track(job: dict) -> None:
                 garbage = np.random.default_rng([job["seed"], clip["clip_id"]]).integers(0, 256, 4096, dtype=np.uint8)
                 tmp.write_bytes(b"\x00" * 16 + garbage.tobytes())
                 continue
-            start = clip["segment_start"] * job["sample_rate"]
-            sf.write(str(tmp), audio[start: start + clip_n], job["sample_rate"], format="MP3", subtype="MPEG_LAYER_III",
+            start = clip["segment_start"] * sr
+            sf.write(str(tmp), audio[start: start + clip_n], sr, format="MP3", subtype="MPEG_LAYER_III",
                      bitrate_mode=job["bitrate_mode"], compression_level=job["compression_level"])
+    if instrumental is None:
+        return None
+    with atomic_path(Path(job["root"]) / job["instrumental"]) as tmp:
+        sf.write(str(tmp), instrumental, sr, format="FLAC", subtype="PCM_16")
+    return {"track": job["instrumental"].split("/")[-1][: -len(".flac")], "path": job["instrumental"],
+            "bpm": round(song.bpm, 3), "seconds": round(len(instrumental) / sr, 3)}
 
 
 def synthesis_jobs(plan: pd.DataFrame, cfg: EmbeddedMusicConfig, sample_rate: int, seed: int,
-                   mp3_root: Path) -> list[dict]:
+                   mp3_root: Path, anchor_genre: str) -> list[dict]:
     jobs = []
     for (genre, track), rows in plan.groupby(["genre", "track"], sort=True):
+        first = rows.sort_values("clip").iloc[0]
+        stem = first["mp3_path"].split("/", 1)[1].rsplit("-", 2)[0]   # artist-album-NN-title
         jobs.append({"genre": genre, "track": int(track), "seed": seed, "sample_rate": sample_rate,
                      "clip_seconds": cfg.clip_seconds, "loudness_dbfs": cfg.loudness_dbfs, "noise_dbfs": cfg.noise_dbfs,
                      "bitrate_mode": BITRATE_MODES[cfg.bitrate_mode], "compression_level": cfg.compression_level,
-                     "mp3_dir": str(mp3_root),
+                     "mp3_dir": str(mp3_root), "root": str(mp3_root.parent), "vocal": bool(first["vocal"]),
+                     "vocal_level_db": cfg.vocal_level_db, "rap_voices": cfg.rap_voices,
+                     "instrumental": f"{INSTRUMENTALS}/{stem}.flac" if genre == anchor_genre and first["tagged"] else None,
                      "clips": rows[["clip_id", "mp3_path", "segment_start", "fate"]].to_dict("records")})
     return jobs
 
@@ -190,15 +230,14 @@ def build_embedded_mtat(root: str | Path, cfg: EmbeddedMusicConfig, taxonomy: Su
         mp3_root = tmp / "mp3"
         for folder in "0123456789abcdef":
             (mp3_root / folder).mkdir(parents=True)
-        jobs = synthesis_jobs(plan, cfg, sample_rate, seed, mp3_root)
-        # longest tracks first keeps both workers busy to the end
+        (tmp / INSTRUMENTALS).mkdir()
+        jobs = synthesis_jobs(plan, cfg, sample_rate, seed, mp3_root, taxonomy.anchor_genre)
+        # longest tracks first keeps both workers busy to the end; each track in a fresh child,
+        # as espeak-ng's output depends on what the process synthesised before (pipeline.data.espeak)
         jobs.sort(key=lambda j: -len(j["clips"]))
-        if cfg.workers > 1 and len(jobs) > 1:
-            with fork_pool(min(cfg.workers, len(jobs))) as pool:
-                for _ in pool.imap_unordered(_synthesise_track, jobs):
-                    pass
-        else:
-            for job in jobs:
-                _synthesise_track(job)
+        with fork_pool(max(1, min(cfg.workers, len(jobs))), maxtasksperchild=1) as pool:
+            stems = [row for row in pool.imap_unordered(_synthesise_track, jobs) if row]
+        columns = ["track", "path", "bpm", "seconds"]
+        write_csv(tmp / f"{INSTRUMENTALS}.csv", pd.DataFrame(stems, columns=columns).sort_values("track"))
         write_mtat_csv(annotations_frame(plan), tmp / "annotations_final.csv")
         write_mtat_csv(clip_info_frame(plan), tmp / "clip_info_final.csv")

@@ -6,12 +6,16 @@ from __future__ import annotations
 from typing import Callable, NamedTuple
 
 import numpy as np
+import torch
+import torchaudio
+from scipy.fft import next_fast_len
 
 from pipeline.data.embedded_music import (
     ambient, classical, country_folk, electronic, hiphop, jazz, metal, pop, rock, world,
 )
 from pipeline.data.embedded_music import synth as ms
 from pipeline.data.embedded_music.arrangement import SCALES, GenreSpec, Song, db, pick, uniform
+from pipeline.data.embedded_music.vocals import compress, lay_over
 
 
 class Recipe(NamedTuple):
@@ -60,16 +64,57 @@ def draw_song(genre: str, seed: int, track: int, sr: int, seconds: float) -> Son
     return song
 
 
-def render_track(song: Song, loudness_dbfs, noise_dbfs) -> np.ndarray:
-    """Render a song and master it: high-pass, a random tone tilt, a noise floor and a loudness
-    drawn from ranges shared by every genre, then a soft limiter. float32 in [-1, 1]."""
-    rng, sr = song.rng, song.sr
-    audio = RECIPES[song.params["genre"]].render(song)
-    audio = ms.highpass(audio, 30.0, sr)
-    tone = uniform(rng, (3500, 7800))
-    audio = audio + uniform(rng, (-0.5, 0.3)) * (audio - ms.lowpass(audio, tone, sr))   # brighter or duller master
-    audio = audio / (np.sqrt(np.mean(audio ** 2)) + 1e-9) * db(uniform(rng, loudness_dbfs))
-    hiss = ms.lowpass(rng.standard_normal(len(audio), dtype=np.float32), uniform(rng, (3000, 7900)), sr)
-    audio = audio + db(uniform(rng, noise_dbfs)) * hiss
-    audio = np.tanh(audio / 0.9) * 0.9   # soft limiter: peaks above ~0.6 are rounded off, never clipped
-    return audio.astype(np.float32)
+class Master:
+    """A track's production and mastering, drawn once and applied alike to the full mix and to its
+    instrumental: a room (convolution with a synthetic impulse response: early reflections and a
+    decaying noise tail), bus compression, a random tone tilt, a loudness and a noise floor drawn
+    from ranges shared by every genre, then a soft limiter."""
+
+    def __init__(self, rng: np.random.Generator, sr: int, n: int, loudness_dbfs, noise_dbfs):
+        self.sr = sr
+        self.room = room_impulse(rng, sr, uniform(rng, (0.15, 0.8)))
+        self.room_wet = uniform(rng, (0.03, 0.25))
+        self.threshold_db, self.ratio = uniform(rng, (-8.0, -2.0)), uniform(rng, (1.5, 4.0))  # dB against the RMS
+        self.tone, self.tilt = uniform(rng, (3500, 7800)), uniform(rng, (-0.5, 0.3))
+        self.loudness = db(uniform(rng, loudness_dbfs))
+        self.hiss = db(uniform(rng, noise_dbfs)) * ms.lowpass(rng.standard_normal(n, dtype=np.float32),
+                                                              uniform(rng, (3000, 7900)), sr)
+
+    def __call__(self, audio: np.ndarray) -> np.ndarray:
+        sr = self.sr
+        audio = ms.highpass(audio, 30.0, sr)
+        # zero-padded to a length whose FFT is fast (small prime factors): 5x quicker here
+        size = next_fast_len(len(audio) + len(self.room) - 1, real=True) - len(self.room) + 1
+        padded = np.pad(audio.astype(np.float32), (0, size - len(audio)))
+        wet = torchaudio.functional.fftconvolve(torch.from_numpy(padded), torch.from_numpy(self.room))[: len(audio)].numpy()
+        audio = (1 - self.room_wet) * audio + self.room_wet * wet
+        audio = audio / (np.sqrt(np.mean(audio ** 2)) + 1e-9) * db(-20.0)   # the compressor's reference level
+        audio = compress(audio, sr, self.threshold_db - 20.0, self.ratio)
+        audio = audio + self.tilt * (audio - ms.lowpass(audio, self.tone, sr))   # brighter or duller master
+        audio = audio / (np.sqrt(np.mean(audio ** 2)) + 1e-9) * self.loudness
+        audio = audio + self.hiss[: len(audio)]
+        audio = np.tanh(audio / 0.9) * 0.9   # soft limiter: peaks above ~0.6 are rounded off, never clipped
+        return audio.astype(np.float32)
+
+
+def room_impulse(rng: np.random.Generator, sr: int, decay_s: float) -> np.ndarray:
+    """A synthetic room: a direct sound, a few early reflections (5-40 ms) and an exponentially
+    decaying, darkening noise tail; unit energy, float32."""
+    n = int(decay_s * 1.5 * sr)
+    tail = rng.standard_normal(n) * np.exp(-np.arange(n) / sr / (decay_s / 6.9)) * 0.3
+    tail = ms.lowpass(tail, uniform(rng, (2500, 7000)), sr)
+    tail[0] = 1.0
+    for delay in rng.uniform(0.005, 0.04, 6):
+        tail[int(delay * sr)] += rng.uniform(-0.5, 0.5)
+    return (tail / np.sqrt(np.sum(tail ** 2))).astype(np.float32)
+
+
+def render_track(song: Song, loudness_dbfs, noise_dbfs, vocal: np.ndarray | None = None, vocal_level_db: float = 0.0,
+                 instrumental: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+    """Render a song, lay `vocal` (a produced voice, `vocals.vocal_chain`) over it at
+    `vocal_level_db` against the beat, and master it. Returns (the track, float32 in [-1, 1];
+    with `instrumental`, the same track without the voice, mastered alike, else None)."""
+    beat = RECIPES[song.params["genre"]].render(song)
+    master = Master(song.rng, song.sr, len(beat), loudness_dbfs, noise_dbfs)
+    full = beat if vocal is None else lay_over(beat, vocal[: len(beat)], vocal_level_db)
+    return master(full), (master(beat) if instrumental else None)

@@ -50,10 +50,23 @@ def outranking_tags(genre: str, taxonomy: SubsetConfig) -> set[str]:
     return {t for g in priority[: priority.index(genre)] for t in taxonomy.genres[g]}
 
 
-def clip_tags(genre: str, style: str, rng: np.random.Generator, taxonomy: SubsetConfig) -> list[str]:
+# Tags that say a clip has a voice, or has none; a clip's vocal tags follow its track's voice.
+VOICE_TAGS = {"singer", "female singing", "male vocal", "vocals", "female", "female voice", "voice", "male voice",
+              "talking", "male singer", "man singing", "vocal", "singing", "female vocal", "female vocals", "voices",
+              "female singer", "male vocals", "woman singing", "male", "woman", "man", "chant", "chanting"}
+NO_VOICE_TAGS = {"no voice", "no voices", "no singing", "no vocal", "no vocals", "instrumental", "no singer"}
+VOICE_TAG_DRAWS = {  # what an annotator notes about the voice of each kind, with its probability
+    "rap": {"male vocal": 0.3, "vocals": 0.2, "voice": 0.15, "talking": 0.1, "male voice": 0.1},
+    "sung": {"vocal": 0.25, "vocals": 0.2, "singing": 0.2, "voice": 0.1, "male vocal": 0.1, "female vocal": 0.1},
+    "choir": {"voices": 0.2, "singing": 0.15, "chant": 0.05, "vocals": 0.1},
+}
+
+
+def clip_tags(genre: str, style: str, rng: np.random.Generator, taxonomy: SubsetConfig, vocal: bool = False) -> list[str]:
     """Tags one annotator might give a clip: one or two of the sub-style's genre tags (rarely one
-    of the genre's other tags), then instrument / mood tags; never a tag of a genre that would
-    out-rank this one."""
+    of the genre's other tags), then instrument / mood tags and, with `vocal`, voice tags (never
+    a voice tag on an instrumental track, never "no vocals" on a sung one); never a tag of a
+    genre that would out-rank this one."""
     spec = RECIPES[genre].spec
     main = spec.style_tags[style]
     tags = {main[0] if rng.uniform() < 0.8 or len(main) == 1 else main[1]}
@@ -63,6 +76,10 @@ def clip_tags(genre: str, style: str, rng: np.random.Generator, taxonomy: Subset
     if rng.uniform() < 0.1:
         tags.add(pick(rng, taxonomy.genres[genre]))
     for tag, prob in spec.tags.items():
+        if rng.uniform() < prob:
+            tags.add(tag)
+    tags -= NO_VOICE_TAGS if vocal else VOICE_TAGS
+    for tag, prob in (VOICE_TAG_DRAWS[spec.voice] if vocal else {"no vocals": 0.1, "instrumental": 0.1}).items():
         if rng.uniform() < prob:
             tags.add(tag)
     outranking = outranking_tags(genre, taxonomy)
