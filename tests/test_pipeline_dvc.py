@@ -25,6 +25,24 @@ def run(cmd: list[str], cwd: Path, env: dict) -> str:
     return done.stdout
 
 
+def write_real_folders(root: Path) -> dict:
+    """A small labelled folder of 'real' audio to score (12 s WAVs: noise bursts on a beat, and
+    held tones), standing in for ../shared/real-music-dev."""
+    import numpy as np
+    import soundfile as sf
+
+    rng, sr, t = np.random.default_rng(0), 16000, np.arange(12 * 16000) / 16000
+    for label, count in (("hip-hop", 2), ("other", 2)):
+        (root / label).mkdir(parents=True)
+        for i in range(count):
+            if label == "hip-hop":
+                audio = rng.standard_normal(len(t)) * (np.sin(2 * np.pi * 1.5 * t) > 0.9)
+            else:
+                audio = np.sin(2 * np.pi * (220 + 50 * i) * t)
+            sf.write(str(root / label / f"clip{i}.wav"), 0.3 * audio, sr)
+    return {"hip-hop": ["real/hip-hop"], "other": ["real/other"]}
+
+
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory) -> tuple[Path, dict]:
     """A git repo holding the project with params.yaml = defaults + tests/tiny_params.yaml."""
@@ -38,6 +56,7 @@ def repo(tmp_path_factory) -> tuple[Path, dict]:
             shutil.copy(source, target)
     params = deep_merge(yaml.safe_load((ROOT / "params.yaml").read_text()),
                         yaml.safe_load((ROOT / "tests/tiny_params.yaml").read_text()))
+    params["style"]["evaluation"]["real_dirs"] = write_real_folders(repo / "real")
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_TRACKING", "DVC_"))}
     env.update(PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}", DVC_NO_ANALYTICS="1",
@@ -63,6 +82,11 @@ def test_every_stage_writes_its_outputs(repo):
     assert clips.groupby("track")["split"].nunique().max() == 1  # no track in two splits
     style = json.loads((repo / "metrics/style.json").read_text())
     assert 0.0 <= style["hiphop_roc_auc"] <= 1.0 and style["q"] > 0
+    # the labelled real folders are scored, never mixed into the corpus
+    assert 0.0 <= style["real_hiphop_roc_auc"] <= 1.0 and style["real_tracks"] == 4
+    assert not clips["clip_path"].str.contains("real/").any()
+    instrumentals = pd.read_csv(repo / "data/raw/mtat/instrumentals.csv")
+    assert len(instrumentals) >= 1 and all((repo / "data/raw/mtat" / p).is_file() for p in instrumentals["path"])
 
 
 def test_each_stage_logged_one_mlflow_run_to_the_repo_store(repo):
