@@ -101,6 +101,14 @@ class GriffinLim(torch.nn.Module):
         return self.invert(torch.expm1(log_magnitude).clamp_min(0))
 
 
+AUDIO_SUFFIXES = {".wav", ".flac", ".mp3", ".ogg", ".oga", ".aiff", ".aif"}  # what libsndfile reads
+
+
+def audio_files(folder: str | Path) -> list[Path]:
+    """Every audio file (by suffix) under `folder`, recursively, sorted: a user's folder of clips."""
+    return sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
+
+
 def load_audio(path: str | Path, sample_rate: int) -> np.ndarray:
     """Read any file libsndfile reads (WAV, FLAC, MP3, OGG...), mix down to mono, resample to
     `sample_rate`. Returns float32 samples in [-1, 1]. Unreadable or empty files, and files with

@@ -5,11 +5,10 @@ existing copy, validated and never copied). `data.mtat.source` picks embedded | 
 """
 from pathlib import Path
 
-from pipeline.data.download import claim_for_download
+from pipeline.data.download import provide_dataset
+from pipeline.data.embedded_music import build_embedded_mtat
 from pipeline.data.mtat import ANNOTATIONS, download_mtat, prepare_mtat
-from pipeline.data.sources import write_source
 from pipeline.errors import UserError, exit_on_user_error
-from pipeline.fileio import atomic_path
 from pipeline.stage import stage_params, stage_paths
 from pipeline.tracking import stage_run
 
@@ -29,25 +28,12 @@ def main(argv: list[str] | None = None) -> int:
     params = stage_params()
     cfg = params.data.mtat
     with stage_run("download_mtat", cfg, params.tracking.experiment) as run:
-        if cfg.source == "embedded":
-            from pipeline.data.embedded_music import build_embedded_mtat
-
-            with atomic_path(paths.out) as tmp:
-                tmp.mkdir(parents=True)
-                build_embedded_mtat(root=tmp, cfg=params.data.embedded_music, taxonomy=params.subset,
-                                    sample_rate=params.audio.sample_rate, seed=params.seed)
-                clips, missing = validated_clips(tmp)
-                write_source(tmp, "embedded")
-        elif cfg.source == "download":
-            download_mtat(claim_for_download(paths.out), base_url=cfg.base_url, keep_archives=cfg.keep_archives)
-            clips, missing = validated_clips(paths.out)
-            write_source(paths.out, "download")
-        else:
-            root = Path(cfg.root).expanduser()
-            clips, missing = validated_clips(root)  # validates; never copies
-            with atomic_path(paths.out) as tmp:
-                tmp.mkdir(parents=True)
-                write_source(tmp, "local", root)
+        clips, missing = provide_dataset(
+            paths.out, cfg,
+            build=lambda folder: build_embedded_mtat(folder, params.data.embedded_music, params.subset,
+                                                     params.audio.sample_rate, params.seed),
+            download=lambda folder: download_mtat(folder, base_url=cfg.base_url, keep_archives=cfg.keep_archives),
+            prepare=validated_clips)
         run.log_metrics({"clips_total": len(clips), "clips_missing_audio": missing,
                          "tracks_total": int(clips["track"].nunique())})
     print(f"download_mtat ({cfg.source}): {len(clips)} clips, {missing} without audio")

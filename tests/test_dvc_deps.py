@@ -86,6 +86,16 @@ def test_deps_cover_every_imported_project_module(stage):
 
 
 @pytest.mark.parametrize("stage", sorted(STAGES))
+def test_deps_list_no_project_module_the_stage_does_not_run(stage):
+    """A stale dep reruns the stage for edits that cannot change its outputs."""
+    spec = STAGES[stage]
+    closure = import_closure(module_file(shlex.split(spec["cmd"])[2]))
+    code = [d for d in declared(spec.get("deps")) if d.startswith(PACKAGES)]
+    stale = [d for d in code if not any(covered(path, [d]) for path in closure)]
+    assert not stale, f"{stage}: dvc.yaml deps list {stale}, which its script never imports"
+
+
+@pytest.mark.parametrize("stage", sorted(STAGES))
 def test_every_path_in_cmd_is_a_dep_or_an_out(stage):
     spec = STAGES[stage]
     words = shlex.split(spec["cmd"])

@@ -12,11 +12,11 @@ import numpy as np
 import pandas as pd
 import soundfile as sf
 
+from pipeline.audio import audio_files
 from pipeline.config import SubsetConfig
 from pipeline.errors import UserError
 
 SPLITS = ("train", "valid", "test")
-AUDIO_SUFFIXES = {".wav", ".flac", ".mp3", ".ogg", ".oga", ".aiff", ".aif"}
 
 
 def genre_of(tags: list[str], genres: dict[str, tuple[str, ...]], priority: tuple[str, ...]) -> str | None:
@@ -65,7 +65,7 @@ def extra_clips(folders: tuple[str, ...], genre: str) -> pd.DataFrame:
         folder = Path(folder)
         if not folder.is_dir():
             raise UserError(f"subset.extra_hiphop_dirs: {folder} is not a folder")
-        for path in sorted(p for p in folder.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES):
+        for path in audio_files(folder):
             name = f"extra/{folder.name}/{path.relative_to(folder).with_suffix('').as_posix()}"
             rows.append({"clip_id": name, "path": str(path.resolve()), "track": name, "genre": genre, "subgenre": ""})
     return pd.DataFrame(rows, columns=["clip_id", "path", "track", "genre", "subgenre"])

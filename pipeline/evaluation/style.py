@@ -38,12 +38,11 @@ from sklearn.metrics.pairwise import paired_distances  # noqa: E402
 from sklearn.neighbors import KNeighborsClassifier  # noqa: E402
 from sklearn.preprocessing import normalize  # noqa: E402
 
-from pipeline.audio import load_audio  # noqa: E402
+from pipeline.audio import AUDIO_SUFFIXES, audio_files, load_audio  # noqa: E402
 from pipeline.config import ClipsConfig, StyleConfig  # noqa: E402
 from pipeline.data.clips import segment_starts  # noqa: E402
 from pipeline.data.mtat import track_of  # noqa: E402
 from pipeline.data.segments import read_clips, split_segments  # noqa: E402
-from pipeline.data.subset import AUDIO_SUFFIXES  # noqa: E402
 from pipeline.data.triplets import TripletSampler  # noqa: E402
 from pipeline.errors import UserError  # noqa: E402
 from pipeline.evaluation.bootstrap import track_bootstrap, weighted_mean  # noqa: E402
@@ -205,7 +204,7 @@ def read_real_clips(real_dirs: dict[str, tuple[str, ...]], sample_rate: int, cli
             where = f"style.evaluation.real_dirs: {label}: {folder}"
             if not folder.is_dir():
                 raise UserError(f"{where} is not a folder")
-            files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
+            files = audio_files(folder)
             if not files:
                 raise UserError(f"{where} holds no audio ({', '.join(sorted(AUDIO_SUFFIXES))})")
             before = len(waves)
