@@ -149,13 +149,17 @@ def evaluate(model: ContentEncoder, data: Utterances, batch_size: int, device: t
 
 def train_content_encoder(train: Utterances, dev: Utterances, front_end: FrontEnd, model_cfg: ContentModelConfig,
                           cfg: ContentTrainConfig, seed: int, device: torch.device,
-                          on_epoch: Callable[[dict], None] | None = None) -> tuple[ContentEncoder, list[dict], int]:
+                          on_epoch: Callable[[dict], None] | None = None,
+                          build_model: Callable[[], torch.nn.Module] | None = None) -> tuple[ContentEncoder, list[dict], int]:
     """Train from scratch. Returns the model with its best-dev-CER weights (frozen, eval mode),
     one curve row per epoch (epoch, train_loss, dev_cer, dev_wer, lr) and the epoch kept (ties:
-    the earlier). `on_epoch` gets each row plus the epoch's wall seconds."""
+    the earlier). `on_epoch` gets each row plus the epoch's wall seconds. `build_model` (called
+    after seeding) makes another CTC recogniser with the same `forward(spectrogram, lengths) ->
+    (log_probs, out_lengths)` contract, trained by the same loop (the ASR judge); default: a
+    ContentEncoder from `model_cfg`."""
     seed_everything(seed)
     rng = np.random.default_rng(seed)
-    model = ContentEncoder(front_end, model_cfg).to(device)
+    model = (build_model() if build_model else ContentEncoder(front_end, model_cfg)).to(device)
     optimizer = adamw(model, cfg.lr, cfg.weight_decay)
     steps_per_epoch = math.ceil(len(train) / cfg.batch_size)
     schedule = one_cycle(optimizer, cfg.lr, steps_per_epoch * cfg.epochs, cfg.warmup_fraction, cfg.final_lr_fraction,
