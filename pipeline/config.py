@@ -277,6 +277,51 @@ class StyleConfig(OptimConfig):
     evaluation: StyleEvaluationConfig = knob()
 
 
+# --- generation ------------------------------------------------------------------------------
+@dataclass(frozen=True, kw_only=True)
+class GenerationMethodConfig:
+    """One way to turn speech into music (`pipeline.generation`): the start, the losses and their
+    weights, the optimiser, and the reconstruction. The method's defaults and the original's
+    settings (the baseline) are two of these."""
+    init: Literal["speech", "noise", "mix"]
+    beat_level: float = knob(ge=0)        # mix / noise: beat (or noise) RMS over the speech's RMS
+    steps: int = knob(ge=0)
+    optimizer: Literal["adam", "lbfgs"] = "adam"
+    lr: float = knob(gt=0)
+    content_weight: float = knob(ge=0)
+    style_weight: float = knob(ge=0)      # Gram statistics of the style encoder's blocks
+    centroid_weight: float = knob(ge=0)   # style embedding toward the hip-hop train centroid
+    tv_weight: float = knob(ge=0)         # total variation over time
+    style_blocks: tuple[int, ...] = knob(ge=1)   # style encoder CNN blocks (1-based) for the Gram term
+    style_crop_frames: Optional[int] = knob(None, ge=16)   # style terms on a random crop per step (null: whole window)
+    griffin_lim_iterations: int = knob(ge=1)
+    griffin_lim_momentum: float = knob(ge=0, lt=1)
+    random_phase: bool = False            # Griffin-Lim from random phase (the original) or zero phase
+
+    def __post_init__(self):
+        check(self.style_blocks, "style_blocks must name at least one block")
+
+
+@dataclass(frozen=True, kw_only=True)
+class GenerateConfig:
+    device: Device
+    threads: int = knob(ge=0)
+    utterances: int = knob(ge=1)          # held-out test utterances the stage converts (half unseen speakers)
+    beats: int = knob(ge=1)               # default beats kept in the style targets (hip-hop train instrumentals)
+    beat_seconds: float = knob(gt=0)      # of each kept beat (looped under longer speech)
+    style_segments: Optional[int] = knob(None, ge=1)   # hip-hop train segments behind the targets (null: all)
+    window_seconds: float = knob(ge=1)    # longer inputs: optimised in windows of this length...
+    overlap_seconds: float = knob(ge=0)   # ...overlapping by this much, cross-faded
+    loudness_lufs: float = knob(le=0)     # output loudness (ITU-R BS.1770)...
+    peak_dbfs: float = knob(le=0)         # ...lowered further when its peak would pass this
+    bootstrap_resamples: int = knob(ge=10)
+    method: GenerationMethodConfig = knob()
+    baseline: GenerationMethodConfig = knob()
+
+    def __post_init__(self):
+        check(self.overlap_seconds < self.window_seconds / 2, "overlap_seconds must be below window_seconds / 2")
+
+
 # --- the file --------------------------------------------------------------------------------
 @dataclass(frozen=True, kw_only=True)
 class Params:
@@ -288,6 +333,7 @@ class Params:
     tracking: TrackingConfig = knob()
     content: ContentConfig = knob()
     style: StyleConfig = knob()
+    generate: GenerateConfig = knob()
 
     def __post_init__(self):
         check(self.style.anchor_genre == self.subset.anchor_genre,

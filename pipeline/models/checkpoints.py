@@ -20,16 +20,29 @@ def checkpoint_bytes(model: torch.nn.Module, kind: str, version: int, config: di
     """The file's bytes. Saved through a buffer: torch.save names the zip's records after the file
     it writes, so saving to a temporary file name would change the bytes."""
     state = {name: tensor.detach().cpu().contiguous().clone() for name, tensor in model.state_dict().items()}
-    payload = {"format": kind, "version": version, "front_end": model.front_end.to_dict(), "config": config,
-               "state_dict": state, **extra}
+    return payload_bytes({"format": kind, "version": version, "front_end": model.front_end.to_dict(), "config": config,
+                          "state_dict": state, **extra})
+
+
+def payload_bytes(payload: dict) -> bytes:
+    """Plain data -> torch.save bytes, through a buffer (the same data gives the same bytes)."""
     buffer = io.BytesIO()
     torch.save(payload, buffer)
     return buffer.getvalue()
 
 
+def save_payload(path: str | Path, payload: dict) -> None:
+    """Write a plain-data payload (with its `format` and `version`) atomically: a failed save
+    leaves no file. For artifacts that are not models (generation's style targets)."""
+    write_bytes(path, payload_bytes(payload))
+
+
 def save_checkpoint(path: str | Path, model: torch.nn.Module, kind: str, version: int, config: dict, **extra) -> None:
     """Write atomically: a failed save leaves no file."""
-    data = checkpoint_bytes(model, kind, version, config, **extra)
+    write_bytes(path, checkpoint_bytes(model, kind, version, config, **extra))
+
+
+def write_bytes(path: str | Path, data: bytes) -> None:
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
 
