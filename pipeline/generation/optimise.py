@@ -3,8 +3,12 @@
 `Objective` holds what stays fixed (the speech's content maps, the reference Grams and centroid)
 and scores a target batch term by term; `optimise` runs Adam or L-BFGS on the target's log1p
 magnitude. Targets are read through `clamp_min(0)` (a log1p magnitude is never negative).
-Everything runs inside `input_gradient_mode()`: the content encoder's gradient to its input is
-~10x slower on the CPU without it.
+
+Not inside `content_encoder.input_gradient_mode()`: with torch 2.14 on this project's 2-core
+machine, switching oneDNN off makes the content encoder's forward + backward to the input ~10x
+*slower* (10 s clip, trained 8-channel encoder: 0.216 s vs 0.022 s a step; a whole 10 s clip at
+the defaults 23.9 s vs 4.9 s), the opposite of what that context was measured to do before, so
+generation leaves oneDNN on (see `benchmarks/bench_generate.py`).
 """
 from __future__ import annotations
 
@@ -17,7 +21,7 @@ from tqdm import tqdm
 from pipeline.config import GenerationMethodConfig
 from pipeline.generation.losses import centroid_loss, content_loss, gram_loss, total_variation
 from pipeline.generation.targets import StyleTargets
-from pipeline.models.content_encoder import ContentEncoder, input_gradient_mode
+from pipeline.models.content_encoder import ContentEncoder
 from pipeline.models.style_encoder import StyleEncoder
 
 TERMS = ("content", "style", "centroid", "tv")
@@ -44,7 +48,7 @@ class Objective(nn.Module):
         self.blocks = [b - 1 for b in method.style_blocks]
         self.grams = [targets.grams[b] for b in self.blocks]
         self.centroid = targets.centroid
-        with torch.no_grad(), input_gradient_mode():
+        with torch.no_grad():
             self.speech_maps = [m.detach() for m in content_encoder.content_features(speech)]
 
     def crop_width(self, frames: int) -> int:
@@ -75,7 +79,8 @@ def optimise(objective: Objective, start: torch.Tensor, method: GenerationMethod
              progress: bool = False) -> tuple[torch.Tensor, list[dict[str, float]]]:
     """Run `method.steps` steps from `start` (B, F, W). Returns the optimised (clamped) target and
     one row of summed terms (and `total`) per step, scored before that step's update."""
-    target = start.clone().requires_grad_(True)
+    # contiguous: an STFT's output is a transposed view, and L-BFGS flattens the gradient with view()
+    target = start.clone(memory_format=torch.contiguous_format).requires_grad_(True)
     history: list[dict[str, float]] = []
     if method.steps == 0 or not any(objective.weights.values()):
         return start.clamp_min(0), history
@@ -85,20 +90,19 @@ def optimise(objective: Objective, start: torch.Tensor, method: GenerationMethod
         optimizer = torch.optim.LBFGS([target], lr=method.lr, max_iter=1, history_size=20, line_search_fn="strong_wolfe")
     frames = start.shape[-1]
     span = frames - objective.crop_width(frames) + 1
-    with input_gradient_mode():
-        for _ in tqdm(range(method.steps), desc="generate", unit="step", file=sys.stderr, disable=not progress):
-            crop_start = int(torch.randint(span, (1,), generator=generator))
-            scored = {}
+    for _ in tqdm(range(method.steps), desc="generate", unit="step", file=sys.stderr, disable=not progress):
+        crop_start = int(torch.randint(span, (1,), generator=generator))
+        scored = {}
 
-            def closure():
-                optimizer.zero_grad()
-                terms = objective.terms(target, crop_start)
-                loss = objective.total(terms)
-                loss.backward()
-                if not scored:  # the first evaluation of the step: the target as it stood
-                    scored.update({k: float(v.detach().sum()) for k, v in terms.items()}, total=float(loss.detach()))
-                return loss
+        def closure():
+            optimizer.zero_grad()
+            terms = objective.terms(target, crop_start)
+            loss = objective.total(terms)
+            loss.backward()
+            if not scored:  # the first evaluation of the step: the target as it stood
+                scored.update({k: float(v.detach().sum()) for k, v in terms.items()}, total=float(loss.detach()))
+            return loss
 
-            optimizer.step(closure)
-            history.append(scored)
+        optimizer.step(closure)
+        history.append(scored)
     return target.detach().clamp_min(0), history
