@@ -71,14 +71,22 @@ class MtatConfig(CorpusSourceConfig):
 
 @dataclass(frozen=True, kw_only=True)
 class EmbeddedSpeechConfig:
+    """Speakers are espeak-ng base voices x voice variants (`en-us+m3`; "" = the voice as it is),
+    each with its own pitch, pitch range, rate and word gap drawn from the ranges."""
     utterances: int = knob(ge=10)
     dev_fraction: float = knob(gt=0, lt=1)
     test_fraction: float = knob(gt=0, lt=1)
     unseen_share_of_test: float = knob(ge=0, le=1)
     voices: tuple[str, ...] = knob()
+    variants: tuple[str, ...] = knob(("",))   # heard in training
+    speakers: int = knob(ge=1)                # seen speakers (train, dev and seen test)
     unseen_voice: str = knob()
-    pitches: tuple[int, ...] = knob(ge=0, le=100)
-    rates: tuple[int, ...] = knob(ge=80, le=450)
+    unseen_variants: tuple[str, ...] = knob(())   # never in train: with any voice, test-only speakers
+    unseen_speakers: int = knob(1, ge=1)          # test-only: unseen_voice or an unseen variant
+    pitch: tuple[int, int] = knob(ge=0, le=100)        # espeak pitch, 0..100
+    pitch_range: tuple[int, int] = knob(ge=0, le=100)  # espeak intonation range, 0 (monotone)..100
+    rate: tuple[int, int] = knob(ge=80, le=450)        # words per minute
+    word_gap: tuple[int, int] = knob((0, 0), ge=0, le=20)   # extra pause between words, 10 ms units
     vocabulary_size: int = knob(ge=1)
     min_words: int = knob(ge=2, le=20)
     max_words: int = knob(ge=2, le=20)
@@ -86,8 +94,12 @@ class EmbeddedSpeechConfig:
 
     def __post_init__(self):
         check(self.dev_fraction + self.test_fraction < 1, "dev_fraction + test_fraction must be below 1")
-        check(self.voices and self.pitches and self.rates, "voices, pitches and rates must not be empty")
+        check(self.voices and self.variants, "voices and variants must not be empty")
         check(self.unseen_voice not in self.voices, "unseen_voice must not be one of voices")
+        check(not set(self.variants) & set(self.unseen_variants), "unseen_variants must not be among variants")
+        for name in ("pitch", "pitch_range", "rate", "word_gap"):
+            low, high = getattr(self, name)
+            check(low <= high, f"{name} must be [low, high] with low <= high")
         check(self.min_words <= self.max_words, "min_words must be <= max_words")
 
 
@@ -205,11 +217,33 @@ class ContentTrainConfig(OptimConfig):
 
 
 @dataclass(frozen=True, kw_only=True)
+class AugmentConfig:
+    """Train-time speech augmentation (`pipeline.data.augment`), drawn afresh every epoch."""
+    speeds: tuple[float, ...] = knob((0.9, 1.0, 1.1), gt=0.5, lt=2)
+    reverb_probability: float = knob(0.0, ge=0, le=1)
+    reverb_seconds: tuple[float, float] = knob((0.2, 0.8), gt=0, le=3)
+    music_probability: float = knob(0.0, ge=0, le=1)
+    music_snr_db: tuple[float, float] = knob((0.0, 30.0), ge=-20, le=60)
+    music_segments: int = knob(256, ge=1)   # train-split music segments held in memory
+    noise_probability: float = knob(0.0, ge=0, le=1)
+    noise_snr_db: tuple[float, float] = knob((10.0, 40.0), ge=-20, le=80)
+
+    def __post_init__(self):
+        check(self.speeds, "speeds must not be empty")
+        for name in ("reverb_seconds", "music_snr_db", "noise_snr_db"):
+            low, high = getattr(self, name)
+            check(low <= high, f"{name} must be [low, high] with low <= high")
+
+
+@dataclass(frozen=True, kw_only=True)
 class ContentConfig:
     device: Device
     threads: int = knob(ge=0)
     model: ContentModelConfig = knob()
     train: ContentTrainConfig = knob()
+    augment: Optional[AugmentConfig] = None
+    # test CER with held-out music (the music test split) underneath at each SNR
+    music_test_snr_db: tuple[float, ...] = knob((), ge=-20, le=60)
 
 
 # --- style encoder ---------------------------------------------------------------------------
