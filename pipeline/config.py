@@ -71,14 +71,22 @@ class MtatConfig(CorpusSourceConfig):
 
 @dataclass(frozen=True, kw_only=True)
 class EmbeddedSpeechConfig:
+    """Speakers are espeak-ng base voices x voice variants (`en-us+m3`; "" = the voice as it is),
+    each with its own pitch, pitch range, rate and word gap drawn from the ranges."""
     utterances: int = knob(ge=10)
     dev_fraction: float = knob(gt=0, lt=1)
     test_fraction: float = knob(gt=0, lt=1)
     unseen_share_of_test: float = knob(ge=0, le=1)
     voices: tuple[str, ...] = knob()
+    variants: tuple[str, ...] = knob(("",))   # heard in training
+    speakers: int = knob(ge=1)                # seen speakers (train, dev and seen test)
     unseen_voice: str = knob()
-    pitches: tuple[int, ...] = knob(ge=0, le=100)
-    rates: tuple[int, ...] = knob(ge=80, le=450)
+    unseen_variants: tuple[str, ...] = knob(())   # never in train: with any voice, test-only speakers
+    unseen_speakers: int = knob(1, ge=1)          # test-only: unseen_voice or an unseen variant
+    pitch: tuple[int, int] = knob(ge=0, le=100)        # espeak pitch, 0..100
+    pitch_range: tuple[int, int] = knob(ge=0, le=100)  # espeak intonation range, 0 (monotone)..100
+    rate: tuple[int, int] = knob(ge=80, le=450)        # words per minute
+    word_gap: tuple[int, int] = knob((0, 0), ge=0, le=20)   # extra pause between words, 10 ms units
     vocabulary_size: int = knob(ge=1)
     min_words: int = knob(ge=2, le=20)
     max_words: int = knob(ge=2, le=20)
@@ -86,8 +94,12 @@ class EmbeddedSpeechConfig:
 
     def __post_init__(self):
         check(self.dev_fraction + self.test_fraction < 1, "dev_fraction + test_fraction must be below 1")
-        check(self.voices and self.pitches and self.rates, "voices, pitches and rates must not be empty")
+        check(self.voices and self.variants, "voices and variants must not be empty")
         check(self.unseen_voice not in self.voices, "unseen_voice must not be one of voices")
+        check(not set(self.variants) & set(self.unseen_variants), "unseen_variants must not be among variants")
+        for name in ("pitch", "pitch_range", "rate", "word_gap"):
+            low, high = getattr(self, name)
+            check(low <= high, f"{name} must be [low, high] with low <= high")
         check(self.min_words <= self.max_words, "min_words must be <= max_words")
 
 
@@ -205,11 +217,33 @@ class ContentTrainConfig(OptimConfig):
 
 
 @dataclass(frozen=True, kw_only=True)
+class AugmentConfig:
+    """Train-time speech augmentation (`pipeline.data.augment`), drawn afresh every epoch."""
+    speeds: tuple[float, ...] = knob((0.9, 1.0, 1.1), gt=0.5, lt=2)
+    reverb_probability: float = knob(0.0, ge=0, le=1)
+    reverb_seconds: tuple[float, float] = knob((0.2, 0.8), gt=0, le=3)
+    music_probability: float = knob(0.0, ge=0, le=1)
+    music_snr_db: tuple[float, float] = knob((0.0, 30.0), ge=-20, le=60)
+    music_segments: int = knob(256, ge=1)   # train-split music segments held in memory
+    noise_probability: float = knob(0.0, ge=0, le=1)
+    noise_snr_db: tuple[float, float] = knob((10.0, 40.0), ge=-20, le=80)
+
+    def __post_init__(self):
+        check(self.speeds, "speeds must not be empty")
+        for name in ("reverb_seconds", "music_snr_db", "noise_snr_db"):
+            low, high = getattr(self, name)
+            check(low <= high, f"{name} must be [low, high] with low <= high")
+
+
+@dataclass(frozen=True, kw_only=True)
 class ContentConfig:
     device: Device
     threads: int = knob(ge=0)
     model: ContentModelConfig = knob()
     train: ContentTrainConfig = knob()
+    augment: Optional[AugmentConfig] = None
+    # test CER with held-out music (the music test split) underneath at each SNR
+    music_test_snr_db: tuple[float, ...] = knob((), ge=-20, le=60)
 
 
 # --- style encoder ---------------------------------------------------------------------------
@@ -277,6 +311,76 @@ class StyleConfig(OptimConfig):
     evaluation: StyleEvaluationConfig = knob()
 
 
+# --- judges (independent scorers; never in any loss) -------------------------------------------
+@dataclass(frozen=True, kw_only=True)
+class AsrJudgeModelConfig:
+    """The ASR judge (`pipeline.judges.asr`): log-mel of the shared magnitude, per-utterance mean
+    and variance normalisation, a Conv1d subsampling stack (odd kernels, "same" padding), a
+    bidirectional GRU and a CTC output over the content encoder's alphabet."""
+    n_mels: int = knob(ge=8)
+    f_min: float = knob(0.0, ge=0)
+    conv_channels: tuple[int, ...] = knob(ge=1)
+    conv_kernels: tuple[int, ...] = knob(ge=1)
+    conv_strides: tuple[int, ...] = knob(ge=1)
+    rnn_hidden: int = knob(ge=1)
+    rnn_layers: int = knob(ge=1)
+
+    def __post_init__(self):
+        n = len(self.conv_channels)
+        check(n >= 1 and len(self.conv_kernels) == n and len(self.conv_strides) == n,
+              "conv_channels, conv_kernels and conv_strides need one entry per conv layer")
+        check(all(k % 2 == 1 for k in self.conv_kernels), "conv_kernels must be odd (same padding)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class AsrJudgeConfig:
+    model: AsrJudgeModelConfig = knob()
+    train: ContentTrainConfig = knob()   # the content encoder's loop and its knobs
+
+
+@dataclass(frozen=True, kw_only=True)
+class HiphopFeatureConfig:
+    """librosa features of one clip (`pipeline.judges.hiphop.clip_features`)."""
+    n_fft: int = knob(ge=64)
+    hop_length: int = knob(ge=1)
+    n_mels: int = knob(ge=8)
+    n_mfcc: int = knob(ge=1)
+    tempo_bpm: tuple[float, float] = knob(gt=0)   # lag range searched for the onset autocorrelation peak
+
+    def __post_init__(self):
+        check(self.n_mfcc <= self.n_mels, "n_mfcc must be <= n_mels")
+        check(self.tempo_bpm[0] < self.tempo_bpm[1], "tempo_bpm must be [low, high] with low < high")
+
+
+@dataclass(frozen=True, kw_only=True)
+class HiphopJudgeConfig:
+    """Logistic regression on standardised clip features: the anchor genre against the other
+    genres and plain speech. Music segments also enter as random crops of speech-like lengths,
+    so clip length never tells speech from music."""
+    segment_seconds: float = knob(gt=0)             # longer inputs: scored in windows of this, averaged
+    speech_negatives: Optional[int] = knob(None, ge=1)   # speech train utterances used (null: all)
+    crops_per_segment: int = knob(ge=0)
+    crop_seconds: tuple[float, float] = knob(gt=0)
+    c: float = knob(gt=0)                           # inverse L2 strength (sklearn's C)
+    class_weight: Literal["balanced", "none"] = "balanced"
+    max_iter: int = knob(ge=1)
+    workers: int = knob(ge=1)                       # processes computing features (same numbers for any)
+    features: HiphopFeatureConfig = knob()
+
+    def __post_init__(self):
+        check(self.crop_seconds[0] <= self.crop_seconds[1] <= self.segment_seconds,
+              "crop_seconds must be [low, high] with low <= high <= segment_seconds")
+
+
+@dataclass(frozen=True, kw_only=True)
+class JudgesConfig:
+    seed: int = knob(ge=0)        # their own seed: not the encoders'
+    device: Device
+    threads: int = knob(ge=0)
+    asr: AsrJudgeConfig = knob()
+    hiphop: HiphopJudgeConfig = knob()
+
+
 # --- generation ------------------------------------------------------------------------------
 @dataclass(frozen=True, kw_only=True)
 class GenerationMethodConfig:
@@ -333,6 +437,7 @@ class Params:
     tracking: TrackingConfig = knob()
     content: ContentConfig = knob()
     style: StyleConfig = knob()
+    judges: JudgesConfig = knob()
     generate: GenerateConfig = knob()
 
     def __post_init__(self):

@@ -1,7 +1,9 @@
-"""DVC stage pretrain_content: the speech manifest -> the CTC-pretrained content encoder, its
-metrics and per-epoch curves."""
+"""DVC stage pretrain_content: the speech manifest (and the music clips, laid under the speech
+in training and in the test) -> the CTC-pretrained content encoder, its metrics and per-epoch
+curves."""
 import pandas as pd
 
+from pipeline.data.segments import read_clips
 from pipeline.errors import UserError, exit_on_user_error
 from pipeline.fileio import write_csv, write_json
 from pipeline.models.content_encoder import save_content_encoder
@@ -12,25 +14,27 @@ from pipeline.training.content import pretrain_content
 
 @exit_on_user_error
 def main(argv: list[str] | None = None) -> int:
-    paths = stage_paths(__doc__, "speech", "model", "metrics", "curves", argv=argv)
+    paths = stage_paths(__doc__, "speech", "music", "model", "metrics", "curves", argv=argv)
     params = stage_params()
     try:
         speech = pd.read_csv(paths.speech, dtype={"utt_id": str, "speaker": str, "transcript": str})
     except FileNotFoundError:
         raise UserError(f"{paths.speech} is missing: run `dvc repro download_librispeech` first") from None
+    music = read_clips(paths.music)
     with stage_run("pretrain_content", params.content, params.tracking.experiment) as run:
-        model, metrics, curves = pretrain_content(
+        model, metrics, curves, seconds = pretrain_content(
             speech, params.audio, params.content, params.seed,
-            on_epoch=lambda row: run.log_metrics({k: v for k, v in row.items() if k != "epoch"}, step=row["epoch"]))
+            on_epoch=lambda row: run.log_metrics({k: v for k, v in row.items() if k != "epoch"}, step=row["epoch"]),
+            music_clips=music)
         save_content_encoder(model, paths.model)
         write_json(paths.metrics, metrics)
         write_csv(paths.curves, pd.DataFrame(curves))
-        run.log_metrics({k: v for k, v in metrics.items() if k.startswith(("dev_", "test_")) or k == "train_seconds"})
+        run.log_metrics({**{k: v for k, v in metrics.items() if k.startswith(("dev_", "test_"))}, "train_seconds": seconds})
         run.log_artifact(paths.metrics)
         run.log_artifact(paths.curves)
     print(f"pretrain_content: test CER {metrics['test_cer']:.3f} (unseen sentences), unseen-speaker CER "
           f"{metrics['test_unseen_speaker_cer']}, whole test split {metrics['test_all_cer']:.3f}; "
-          f"{metrics['train_seconds']:.0f} s")
+          f"with music at 10 dB {metrics.get('test_all_music_10db_cer')}; {seconds:.0f} s")
     return 0
 
 

@@ -75,7 +75,7 @@ def test_configs_are_frozen():
 
 
 @pytest.mark.parametrize("stage, args, override, key", [
-    ("pretrain_content", ["--speech", "speech.csv", "--model", "out/m.pt", "--metrics", "out/m.json", "--curves",
+    ("pretrain_content", ["--speech", "speech.csv", "--music", "clips.csv", "--model", "out/m.pt", "--metrics", "out/m.json", "--curves",
                           "out/c.csv"], {"content": {"model": {"rnn_hiden": 512}}}, "content.model.rnn_hiden"),
     ("train_style", ["--clips", "clips.csv", "--model", "out/s.pt", "--curves", "out/c.csv"],
      {"style": {"epochs": 2.5}}, "style.epochs"),

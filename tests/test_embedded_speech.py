@@ -22,8 +22,9 @@ SPLITS = parse(SplitsConfig, SPLITS_PARAMS, "data.librispeech.splits")
 SUBSETS = ["train-clean-100", "dev-clean", "test-clean"]
 CFG_PARAMS = {
     "utterances": 48, "dev_fraction": 0.125, "test_fraction": 0.25, "unseen_share_of_test": 0.5,
-    "voices": ["en-us", "en-gb-x-rp", "en-us+f3", "en-029"], "unseen_voice": "en-gb-x-gbcwmd",
-    "pitches": [40, 60], "rates": [160], "vocabulary_size": 500, "min_words": 5, "max_words": 8, "end_silence_seconds": 0.1,
+    "voices": ["en-us", "en-gb-x-rp", "en-029"], "variants": ["", "f3", "m2", "klatt"], "speakers": 10,
+    "unseen_voice": "en-gb-x-gbcwmd", "unseen_variants": ["m7", "f5"], "unseen_speakers": 3,
+    "pitch": [30, 70], "pitch_range": [20, 90], "rate": [150, 175], "word_gap": [0, 2], "vocabulary_size": 500, "min_words": 5, "max_words": 8, "end_silence_seconds": 0.1,
 }
 CFG = parse(EmbeddedSpeechConfig, CFG_PARAMS, "data.embedded_speech")
 
@@ -66,16 +67,38 @@ def test_dev_and_test_sentences_are_unseen_in_train(corpus):
     assert lengths.between(CFG.min_words, CFG.max_words).all()
 
 
-def test_test_subset_has_a_speaker_never_in_train(corpus):
+def test_speakers_are_voice_variant_pairs_each_with_its_own_prosody(corpus):
+    speakers = read_speakers(corpus)
+    names = speakers.drop_duplicates("speaker")["name"]
+    assert len(names) == CFG.speakers + CFG.unseen_speakers
+    assert names.nunique() == len(names)  # every speaker its own voice, pitch, range, rate and gap
+    voices = names.str.extract(r"espeak-ng (\S+) pitch (\d+) range (\d+) rate (\d+) gap (\d+)")
+    assert voices.notna().all().all()
+    for column, (low, high) in zip([1, 2, 3, 4], [CFG.pitch, CFG.pitch_range, CFG.rate, CFG.word_gap]):
+        assert voices[column].astype(int).between(low, high).all()
+    # the seen speakers cover every voice x variant pair before any repeats
+    seen = set(voices[0].iloc[:CFG.speakers])
+    assert len(seen) == min(CFG.speakers, len(CFG.voices) * len(CFG.variants))
+
+
+def test_unseen_speakers_read_only_test_and_share_no_voice_and_variant_with_train(corpus):
     utts = prepare_librispeech(corpus, SUBSETS)
     train_speakers = set(utts.loc[utts["subset"] == "train-clean-100", "speaker"])
     test = utts[utts["subset"] == "test-clean"]
     unseen = set(test["speaker"]) - train_speakers
-    assert len(unseen) == 1
+    assert len(unseen) == CFG.unseen_speakers
     assert (test["speaker"].isin(unseen)).sum() == round(CFG.utterances * CFG.test_fraction * CFG.unseen_share_of_test)
     speakers = read_speakers(corpus)
-    rows = speakers[speakers["speaker"] == unseen.pop()]
-    assert list(rows["subset"]) == ["test-clean"] and CFG.unseen_voice in rows["name"].iloc[0]
+    voice = speakers.drop_duplicates("speaker").set_index("speaker")["name"].str.split().str[1]
+    train_voices = {voice[s] for s in train_speakers}
+    for speaker in unseen:
+        assert list(speakers.loc[speakers["speaker"] == speaker, "subset"]) == ["test-clean"]
+        base, _, variant = voice[speaker].partition("+")
+        assert voice[speaker] not in train_voices
+        assert base == CFG.unseen_voice or variant in CFG.unseen_variants
+    for name in train_voices:  # nothing unseen ever reaches train
+        base, _, variant = name.partition("+")
+        assert base != CFG.unseen_voice and variant not in CFG.unseen_variants
 
 
 def test_audio_is_speech_like(corpus):
@@ -108,6 +131,8 @@ def test_vocabulary_has_at_least_the_requested_words():
 
 @pytest.mark.parametrize("change, message", [
     ({"unseen_voice": "en-us"}, "unseen_voice"),
+    ({"unseen_variants": ["m2"]}, "unseen_variants must not be among variants"),
+    ({"pitch": [70, 30]}, "pitch must be"),
     ({"min_words": 9, "max_words": 5}, "min_words"),
     ({"utterances": 3}, "utterances: must be >= 10"),
 ])
@@ -117,7 +142,7 @@ def test_bad_config_is_a_config_error(change, message):
 
 
 @pytest.mark.parametrize("change, message", [
-    ({"voices": ("en-us", "en-gb")}, "voices x pitches x rates must give at least 8 speakers"),
+    ({"speakers": 4}, "speakers must be at least 8"),
     ({"dev_fraction": 0.01}, "utterances=48 is too few"),
 ])
 def test_config_that_cannot_make_a_corpus_is_a_value_error(tmp_path, change, message):
@@ -127,7 +152,7 @@ def test_config_that_cannot_make_a_corpus_is_a_value_error(tmp_path, change, mes
 
 
 def test_unknown_voice_fails_cleanly_without_output(tmp_path):
-    cfg = dataclasses.replace(CFG, voices=("en-us", "en-gb"), pitches=(30, 40, 50, 60))  # plain en-gb does not exist
+    cfg = dataclasses.replace(CFG, voices=("en-us", "en-gb"))  # plain en-gb does not exist
     with pytest.raises(UserError, match="no voice 'en-gb'"):
         build_embedded_librispeech(tmp_path, cfg, SPLITS, 16000, seed=0)
     assert not (tmp_path / "LibriSpeech").exists()

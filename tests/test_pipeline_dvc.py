@@ -73,7 +73,8 @@ def test_every_stage_writes_its_outputs(repo):
     repo, _ = repo
     for path in ["data/subset.csv", "data/clips.csv", "data/speech.csv", "models/content_encoder.pt",
                  "models/style_encoder.pt", "metrics/data.json", "metrics/speech.json", "metrics/content.json", "metrics/style.json",
-                 "metrics/content_curves.csv", "metrics/style_curves.csv", "plots/style/tsne.png", "plots/style/confusion.png"]:
+                 "metrics/content_curves.csv", "metrics/style_curves.csv", "plots/style/tsne.png", "plots/style/confusion.png",
+                 "models/judges/asr.pt", "models/judges/hiphop.json", "metrics/judges.json", "metrics/judges_curves.csv"]:
         assert (repo / path).is_file() and (repo / path).stat().st_size > 0, path
     data = json.loads((repo / "metrics/data.json").read_text())
     assert data["music"]["broken_clips_skipped"] == 2  # the corpus's missing and corrupt clips
@@ -85,6 +86,9 @@ def test_every_stage_writes_its_outputs(repo):
     # the labelled real folders are scored, never mixed into the corpus
     assert 0.0 <= style["real_hiphop_roc_auc"] <= 1.0 and style["real_tracks"] == 4
     assert not clips["clip_path"].str.contains("real/").any()
+    judges = json.loads((repo / "metrics/judges.json").read_text())
+    assert 0.0 <= judges["asr"]["test_cer"] and 0.0 <= judges["hiphop"]["floor"] <= 1.0
+    assert set(judges["seconds"]) == {"asr_train", "hiphop_fit_and_score"}
     instrumentals = pd.read_csv(repo / "data/raw/mtat/instrumentals.csv")
     assert len(instrumentals) >= 1 and all((repo / "data/raw/mtat" / p).is_file() for p in instrumentals["path"])
 
@@ -120,8 +124,9 @@ def test_forced_reruns_are_byte_identical(repo):
     leaves every later stage up to date."""
     repo, env = repo
     before = {p: (repo / p).read_bytes() for p in ("data/subset.csv", "models/content_encoder.pt", "models/style_encoder.pt",
-                                                    "metrics/style.json")}
+                                                    "metrics/style.json", "models/judges/asr.pt", "models/judges/hiphop.json",
+                                                    "metrics/judges_curves.csv")}
     run(["dvc", "repro", "--force", "--single-item", "build_subset", "cut_clips", "pretrain_content", "train_style",
-         "evaluate_style"], repo, env)
+         "evaluate_style", "train_judges"], repo, env)
     assert "Data and pipelines are up to date" in run(["dvc", "status"], repo, env)
     assert before == {p: (repo / p).read_bytes() for p in before}

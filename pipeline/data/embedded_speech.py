@@ -1,12 +1,14 @@
 """The embedded speech corpus: synthetic read English in the exact LibriSpeech layout, made
 offline with espeak-ng (the `espeakng-loader` wheel ships the library and its data).
 
-Speakers are (voice, pitch, rate) combinations; sentences come from a seeded grammar over an
-embedded list of real English words. Every sentence is used once, so dev and test sentences
-never occur in train; one extra speaker (`unseen_voice`) speaks only test sentences.
+Speakers are espeak-ng base voices x voice variants (`en-us+m3`, `en-029+klatt2`, ...), each
+with its own pitch, intonation range, rate and word gap; sentences come from a seeded grammar
+over an embedded list of real English words. Every sentence is used once, so dev and test
+sentences never occur in train; the unseen speakers (the unseen base voice, or a variant never
+trained on) speak only test sentences.
 
 Determinism: espeak-ng's output depends on its random seed (fixed per utterance here) and on
-internal state that carries over from earlier utterances in the same process. So each chapter
+internal state that carries over from earlier utterances in the same process. So each speaker
 is synthesised in a fresh forked child (a pool with one task per child) that starts from the
 untouched library state: the same params give the same bytes whatever the worker count.
 """
@@ -167,24 +169,50 @@ def unique_sentences(count: int, words: dict, min_words: int, max_words: int, rn
 
 
 # --- speakers and splits -----------------------------------------------------------------------
-def speakers(cfg: EmbeddedSpeechConfig) -> tuple[list[dict], dict]:
-    """Seen speakers (every voice x pitch x rate) and the unseen one (the unseen voice at the
-    middle pitch and rate). IDs are numbers from 100 in that order."""
-    seen = [{"voice": v, "pitch": int(p), "rate": int(r)} for v in cfg.voices for p in cfg.pitches for r in cfg.rates]
-    pitches, rates = cfg.pitches, cfg.rates
-    unseen = {"voice": cfg.unseen_voice, "pitch": int(pitches[len(pitches) // 2]), "rate": int(rates[len(rates) // 2])}
-    for i, speaker in enumerate(seen + [unseen]):
+# Variants whose espeak-ng voice files describe a female voice (for SPEAKERS.TXT's SEX column).
+FEMALE_VARIANTS = {"f1", "f2", "f3", "f4", "f5", "Alicia", "Andrea", "Annie", "anika", "aunty", "belinda",
+                   "grandma", "linda", "shelby", "steph", "steph2", "steph3", "whisperf"}
+
+
+def _voice(voice: str, variant: str) -> str:
+    return f"{voice}+{variant}" if variant else voice
+
+
+def _draw_speakers(pairs: list[tuple[str, str]], count: int, cfg: EmbeddedSpeechConfig,
+                   rng: np.random.Generator) -> list[dict]:
+    """`count` speakers over (voice, variant) `pairs`: every pair once in a seeded order before
+    any repeats, each speaker with its own pitch, pitch range, rate and word gap."""
+    order = []
+    while len(order) < count:
+        order += [pairs[i] for i in rng.permutation(len(pairs))]
+    draw = lambda low_high: int(rng.integers(low_high[0], low_high[1] + 1))  # noqa: E731
+    return [{"voice": _voice(voice, variant), "variant": variant, "pitch": draw(cfg.pitch),
+             "pitch_range": draw(cfg.pitch_range), "rate": draw(cfg.rate), "word_gap": draw(cfg.word_gap)}
+            for voice, variant in order[:count]]
+
+
+def speakers(cfg: EmbeddedSpeechConfig, rng: np.random.Generator) -> tuple[list[dict], list[dict]]:
+    """Seen speakers (`speakers` of them over voices x variants) and unseen ones (`unseen_speakers`
+    over the unseen voice with any variant, and any voice with an unseen variant): no unseen
+    speaker shares a base voice and variant with a seen one. IDs are numbers from 100."""
+    seen_pairs = [(v, var) for v in cfg.voices for var in cfg.variants]
+    unseen_pairs = ([(cfg.unseen_voice, var) for var in (*cfg.variants, *cfg.unseen_variants)]
+                    + [(v, var) for v in cfg.voices for var in cfg.unseen_variants])
+    seen = _draw_speakers(seen_pairs, cfg.speakers, cfg, rng)
+    unseen = _draw_speakers(unseen_pairs, cfg.unseen_speakers, cfg, rng)
+    for i, speaker in enumerate(seen + unseen):
         speaker["id"] = str(100 + i)
-        speaker["sex"] = "F" if "+f" in speaker["voice"] else "M"
-        speaker["name"] = f"espeak-ng {speaker['voice']} pitch {speaker['pitch']} rate {speaker['rate']}"
+        speaker["sex"] = "F" if speaker["variant"] in FEMALE_VARIANTS else "M"
+        speaker["name"] = (f"espeak-ng {speaker['voice']} pitch {speaker['pitch']} range {speaker['pitch_range']} "
+                           f"rate {speaker['rate']} gap {speaker['word_gap']}")
     return seen, unseen
 
 
 def plan_utterances(cfg: EmbeddedSpeechConfig, splits: SplitsConfig, seed: int) -> list[dict]:
     """Every utterance: subset, speaker, chapter, utt_id, text. Deterministic in (cfg, seed).
     ValueError when the config cannot make the corpus (too few speakers or utterances)."""
-    if len(set(cfg.voices)) * len(set(cfg.pitches)) * len(set(cfg.rates)) < MIN_SPEAKERS:
-        raise ValueError(f"data.embedded_speech: voices x pitches x rates must give at least {MIN_SPEAKERS} speakers")
+    if cfg.speakers < MIN_SPEAKERS:
+        raise ValueError(f"data.embedded_speech.speakers must be at least {MIN_SPEAKERS}, got {cfg.speakers}")
     rng = np.random.default_rng(seed)
     total = cfg.utterances
     n_dev, n_test = int(round(total * cfg.dev_fraction)), int(round(total * cfg.test_fraction))
@@ -194,11 +222,11 @@ def plan_utterances(cfg: EmbeddedSpeechConfig, splits: SplitsConfig, seed: int) 
         raise ValueError(f"data.embedded_speech.utterances={total} is too few for the dev/test fractions")
     words = vocabulary(cfg.vocabulary_size)
     texts = unique_sentences(total, words, cfg.min_words, cfg.max_words, rng)
-    seen, unseen = speakers(cfg)
+    seen, unseen = speakers(cfg, rng)
     subset = {split: getattr(splits, split)[0] for split in ("train", "dev", "test")}
     # (subset, speakers, count): seen speakers take turns in a seeded order, so splits are balanced.
     parts = [(subset["train"], seen, n_train), (subset["dev"], seen, n_dev),
-             (subset["test"], seen, n_test - n_unseen), (subset["test"], [unseen], n_unseen)]
+             (subset["test"], seen, n_test - n_unseen), (subset["test"], unseen, n_unseen)]
     plan, next_text = [], iter(texts)
     for name, who, count in parts:
         order = [who[i] for i in rng.permutation(len(who))]
@@ -216,22 +244,25 @@ def plan_utterances(cfg: EmbeddedSpeechConfig, splits: SplitsConfig, seed: int) 
 
 def _check_voices(voices: list[str]) -> None:
     engine = Espeak()
-    for voice in voices:
+    for voice in dict.fromkeys(voices):
         engine.set_voice(voice)
 
 
-def _synthesise_chapter(job: tuple) -> list[float]:
-    """Child process: write one chapter's FLACs, return their durations in seconds."""
+def _synthesise_speaker(job: tuple) -> list[float]:
+    """Child process: write one speaker's FLACs (all its chapters, in plan order), return their
+    durations in seconds. One child per speaker, not per chapter: forking is most of the cost
+    of a short chapter."""
     import torch
 
     torch.set_num_threads(1)  # forked child: keep torch off thread pools inherited from the parent
-    utterances, folder, sample_rate, seed, end_silence = job
+    utterances, folders, sample_rate, seed, end_silence = job
     engine = Espeak()
     seconds = []
-    for utt in utterances:
+    for utt, folder in zip(utterances, folders):
         speaker = utt["speaker"]
         utt_seed = (seed * 1_000_003 + int(utt["utt_id"].replace("-", ""))) % (2 ** 31)
-        samples = engine.synthesise(utt["text"] + ".", speaker["voice"], speaker["pitch"], speaker["rate"], utt_seed)
+        samples = engine.synthesise(utt["text"] + ".", speaker["voice"], speaker["pitch"], speaker["rate"], utt_seed,
+                                    pitch_range=speaker["pitch_range"], word_gap=speaker["word_gap"])
         samples = np.concatenate([samples, np.zeros(int(end_silence * engine.sample_rate), np.int16)])
         audio = resample(samples.astype(np.float32) / 32768.0, engine.sample_rate, sample_rate)
         save_audio(Path(folder) / f"{utt['utt_id']}.flac", audio, sample_rate)
@@ -248,8 +279,8 @@ def _run_fresh(function, jobs: list, workers: int) -> list:
 # --- the corpus --------------------------------------------------------------------------------
 README = """Embedded LibriSpeech-layout corpus: SYNTHETIC speech, not LibriSpeech.
 
-Made offline by the Fake Rapper Helper pipeline with espeak-ng (voices x pitch x rate act as
-speakers) reading sentences from a small seeded grammar. Same layout and file formats as
+Made offline by the Fake Rapper Helper pipeline with espeak-ng (voices x variants, each with
+its own pitch, intonation range, rate and word gap, act as speakers) reading sentences from a small seeded grammar. Same layout and file formats as
 LibriSpeech (OpenSLR 12) so the same reader serves both. Regenerate it from params.yaml.
 """
 LICENSE = """Synthetic audio generated with espeak-ng (GPL-3.0 software; its output is not covered by
@@ -292,21 +323,25 @@ def build_embedded_librispeech(root: str | Path, cfg: EmbeddedSpeechConfig, spli
     count) changes speed only, never the bytes."""
     plan = plan_utterances(cfg, splits, seed)
     workers = workers or os.cpu_count() or 1
-    _run_fresh(_check_voices, [[*cfg.voices, cfg.unseen_voice]], 1)
+    _run_fresh(_check_voices, [[_voice(v, var) for v in (*cfg.voices, cfg.unseen_voice)
+                                for var in (*cfg.variants, *cfg.unseen_variants)]], 1)
     with atomic_path(Path(root) / "LibriSpeech") as tmp:
         chapters: dict[tuple, list[dict]] = {}
         for utt in plan:
             chapters.setdefault((utt["subset"], utt["speaker"]["id"], utt["chapter"]), []).append(utt)
-        jobs = []
+        by_speaker: dict[str, tuple[list, list]] = {}
         for (subset, speaker_id, chapter), utts in chapters.items():
             folder = tmp / subset / speaker_id / chapter
             folder.mkdir(parents=True)
             (folder / f"{speaker_id}-{chapter}.trans.txt").write_text(
                 "".join(f"{u['utt_id']} {u['text'].upper()}\n" for u in utts), encoding="utf-8")
-            jobs.append((utts, str(folder), sample_rate, seed, cfg.end_silence_seconds))
-        # Longest chapters first keeps both workers busy to the end.
+            speaker_utts, folders = by_speaker.setdefault(speaker_id, ([], []))
+            speaker_utts += utts
+            folders += [str(folder)] * len(utts)
+        jobs = [(utts, folders, sample_rate, seed, cfg.end_silence_seconds) for utts, folders in by_speaker.values()]
+        # Longest jobs first keeps both workers busy to the end.
         order = sorted(range(len(jobs)), key=lambda i: -len(jobs[i][0]))
-        durations = dict(zip(order, _run_fresh(_synthesise_chapter, [jobs[i] for i in order], workers)))
+        durations = dict(zip(order, _run_fresh(_synthesise_speaker, [jobs[i] for i in order], workers)))
         seconds = {u["utt_id"]: s for i, job in enumerate(jobs) for u, s in zip(job[0], durations[i])}
         (tmp / "SPEAKERS.TXT").write_text(_speakers_txt(plan, seconds), encoding="utf-8")
         (tmp / "CHAPTERS.TXT").write_text(_chapters_txt(plan, seconds), encoding="utf-8")

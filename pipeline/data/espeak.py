@@ -17,7 +17,7 @@ import numpy as np
 from pipeline.errors import UserError
 
 _AUDIO_OUTPUT_SYNCHRONOUS, _INITIALIZE_DONT_EXIT = 2, 0x8000
-_RATE, _PITCH, _RANGE = 1, 3, 4
+_RATE, _PITCH, _RANGE, _WORDGAP = 1, 3, 4, 7
 _POS_CHARACTER, _CHARS_UTF8 = 1, 1
 _EVENT_LIST_END, _EVENT_WORD = 0, 1
 
@@ -87,14 +87,17 @@ class Espeak:
             raise UserError(f"data.embedded_speech: espeak-ng has no voice {voice!r}")
 
     def synthesise(self, text: str, voice: str, pitch: int, rate: int, seed: int,
-                   pitch_range: int | None = None) -> np.ndarray:
+                   pitch_range: int | None = None, word_gap: int | None = None) -> np.ndarray:
         """int16 samples at `sample_rate`; `pitch_range` 0..100 (espeak's default 50; wider is
-        more sing-song) is left as the voice sets it when None."""
+        more sing-song) and `word_gap` (extra pause between words, 10 ms units) are left as the
+        voice sets them when None."""
         self.set_voice(voice)
         self.lib.espeak_SetParameter(_RATE, rate, 0)
         self.lib.espeak_SetParameter(_PITCH, pitch, 0)
         if pitch_range is not None:
             self.lib.espeak_SetParameter(_RANGE, pitch_range, 0)
+        if word_gap is not None:
+            self.lib.espeak_SetParameter(_WORDGAP, word_gap, 0)
         # Breath noise and jitter draw on espeak's own generator and on libc rand().
         self.lib.espeak_ng_SetRandSeed(seed)
         self.libc.srand(seed & 0xFFFFFFFF)

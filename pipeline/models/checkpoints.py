@@ -51,13 +51,25 @@ def load_checkpoint(path: str | Path, kind: str, version: int, stage: str) -> di
     """The payload of a `kind` checkpoint of `version`. A missing file raises FileNotFoundError
     naming the `stage` that makes it; a foreign or truncated file, or another version, ValueError
     (entry points print either as one line)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no {kind} at {path}: run `dvc repro {stage}` (or `make repro`) first")
+    path = require_file(path, kind, stage)
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # a truncated or foreign file: torch raises many kinds
         raise ValueError(f"{path} is not a {kind} checkpoint ({type(err).__name__})") from None
+    return check_format(payload, path, kind, version, stage)
+
+
+def require_file(path: str | Path, kind: str, stage: str) -> Path:
+    """`path` as a Path; FileNotFoundError naming the `stage` that makes it when it is missing."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no {kind} at {path}: run `dvc repro {stage}` (or `make repro`) first")
+    return path
+
+
+def check_format(payload, path: Path, kind: str, version: int, stage: str) -> dict:
+    """`payload` when it is a dict tagged `format: kind` of `version`; ValueError otherwise (any
+    saved model, torch or not, carries these two fields)."""
     if not isinstance(payload, dict) or payload.get("format") != kind:
         raise ValueError(f"{path} is not a {kind} checkpoint")
     if payload.get("version") != version:

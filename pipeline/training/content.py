@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -20,7 +21,9 @@ import torchaudio
 
 from pipeline.audio import FrontEnd, load_audio
 from pipeline.config import ContentConfig, ContentModelConfig, ContentTrainConfig, SpecAugmentConfig
+from pipeline.data.augment import MusicBank, SpeechAugment, with_music
 from pipeline.devices import pick_device
+from pipeline.parallel import fork_pool
 from pipeline.errors import UserError
 from pipeline.models.content_encoder import ContentEncoder, encode_text, freeze, greedy_decode
 from pipeline.seeding import seed_everything
@@ -53,17 +56,25 @@ class Utterances:
         return len(self.targets)
 
 
+def load_waveforms(frame: pd.DataFrame, sample_rate: int) -> list[np.ndarray]:
+    """The audio of each manifest row (path), mono float32 at `sample_rate`."""
+    return [load_audio(path, sample_rate) for path in frame["path"]]
+
+
+def utterances_from_waveforms(waveforms: list[np.ndarray], frame: pd.DataFrame, front_end: FrontEnd) -> Utterances:
+    """Waveforms of manifest rows (transcript, speaker) -> spectrograms from the shared front end."""
+    spectrogram = front_end.spectrogram()
+    specs = []
+    for waveform in waveforms:
+        with torch.no_grad():
+            specs.append(spectrogram(torch.from_numpy(waveform)).to(torch.float16))
+    return Utterances(specs, [encode_text(t) for t in frame["transcript"]],
+                      [" ".join(t.upper().split()) for t in frame["transcript"]], [str(s) for s in frame["speaker"]])
+
+
 def load_utterances(frame: pd.DataFrame, front_end: FrontEnd) -> Utterances:
     """Rows of the speech manifest (path, transcript, speaker) -> spectrograms from the shared front end."""
-    spectrogram = front_end.spectrogram()
-    specs, targets = [], []
-    for path, transcript in zip(frame["path"], frame["transcript"]):
-        with torch.no_grad():
-            spec = spectrogram(torch.from_numpy(load_audio(path, front_end.sample_rate)))
-        specs.append(spec.to(torch.float16))
-        targets.append(encode_text(transcript))
-    return Utterances(specs, targets, [" ".join(t.upper().split()) for t in frame["transcript"]],
-                      [str(s) for s in frame["speaker"]])
+    return utterances_from_waveforms(load_waveforms(frame, front_end.sample_rate), frame, front_end)
 
 
 def split_manifest(speech: pd.DataFrame, cfg: ContentTrainConfig) -> dict[str, pd.DataFrame]:
@@ -150,13 +161,15 @@ def evaluate(model: ContentEncoder, data: Utterances, batch_size: int, device: t
 def train_content_encoder(train: Utterances, dev: Utterances, front_end: FrontEnd, model_cfg: ContentModelConfig,
                           cfg: ContentTrainConfig, seed: int, device: torch.device,
                           on_epoch: Callable[[dict], None] | None = None,
-                          build_model: Callable[[], torch.nn.Module] | None = None) -> tuple[ContentEncoder, list[dict], int]:
+                          build_model: Callable[[], torch.nn.Module] | None = None,
+                          epoch_data: Callable[[int], Utterances] | None = None) -> tuple[ContentEncoder, list[dict], int]:
     """Train from scratch. Returns the model with its best-dev-CER weights (frozen, eval mode),
     one curve row per epoch (epoch, train_loss, dev_cer, dev_wer, lr) and the epoch kept (ties:
     the earlier). `on_epoch` gets each row plus the epoch's wall seconds. `build_model` (called
     after seeding) makes another CTC recogniser with the same `forward(spectrogram, lengths) ->
     (log_probs, out_lengths)` contract, trained by the same loop (the ASR judge); default: a
-    ContentEncoder from `model_cfg`."""
+    ContentEncoder from `model_cfg`. `epoch_data(epoch)` gives the train set an epoch sees (the
+    utterances augmented afresh, `SpeechData.train_epoch`); default: `train` every epoch."""
     seed_everything(seed)
     rng = np.random.default_rng(seed)
     model = (build_model() if build_model else ContentEncoder(front_end, model_cfg)).to(device)
@@ -165,13 +178,14 @@ def train_content_encoder(train: Utterances, dev: Utterances, front_end: FrontEn
     schedule = one_cycle(optimizer, cfg.lr, steps_per_epoch * cfg.epochs, cfg.warmup_fraction, cfg.final_lr_fraction,
                          cfg.cycle_momentum)
     ctc = torch.nn.CTCLoss(blank=0, zero_infinity=True)
-    frames = train.frames
     best_cer, best_state, best_epoch, curves = math.inf, None, 0, []
     for epoch in range(1, cfg.epochs + 1):
-        model.train()
         started, losses = time.perf_counter(), []
+        if epoch_data:
+            train = epoch_data(epoch)
+        model.train()
         shortest_first = epoch == 1 and cfg.sortagrad
-        for index in length_batches(frames, cfg.batch_size, cfg.bucket_frames, rng, shortest_first):
+        for index in length_batches(train.frames, cfg.batch_size, cfg.bucket_frames, rng, shortest_first):
             specs, lengths, targets, target_lengths = collate(train, index, device)
             if cfg.spec_augment:
                 specs = spec_augment(specs, cfg.spec_augment)
@@ -206,39 +220,118 @@ def count_parameters(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
+def music_condition(snr_db: float) -> str:
+    return f"music_{snr_db:g}db".replace("-", "minus")
+
+
+class SpeechData:
+    """A speech manifest ready for a CTC recogniser: the splits, dev as spectrograms, the train
+    audio (augmented afresh each epoch when `cfg.augment` is set, with music from the music
+    train split), and the test sets: clean, and with music-test-split excerpts underneath at
+    each of `cfg.music_test_snr_db`. The content encoder and the ASR judge share it, so both
+    hear the same augmentation and are scored on the same mixtures."""
+
+    def __init__(self, speech: pd.DataFrame, front_end: FrontEnd, cfg: ContentConfig, seed: int,
+                 music_clips: pd.DataFrame | None = None):
+        self.front_end, self.cfg, self.seed = front_end, cfg, seed
+        self.workers = max(1, min(8, os.cpu_count() or 1))
+        self.parts = split_manifest(speech, cfg.train)
+        needs_music = (cfg.augment and cfg.augment.music_probability > 0) or cfg.music_test_snr_db
+        if needs_music and music_clips is None:
+            raise UserError("content.augment / content.music_test_snr_db need the music clips manifest")
+        rate = front_end.sample_rate
+        self.train_waves = load_waveforms(self.parts["train"], rate)
+        self.train = utterances_from_waveforms(self.train_waves, self.parts["train"], front_end)
+        self.dev = load_utterances(self.parts["dev"], front_end)
+        test_waves = load_waveforms(self.parts["test"], rate)
+        self.tests = {"": utterances_from_waveforms(test_waves, self.parts["test"], front_end)}
+        if cfg.music_test_snr_db:
+            bank = MusicBank.from_clips(music_clips, "test", rate)
+            for snr in cfg.music_test_snr_db:
+                mixed = with_music(test_waves, bank, snr, seed)
+                self.tests[music_condition(snr)] = utterances_from_waveforms(mixed, self.parts["test"], front_end)
+        self.augment = None
+        if cfg.augment:
+            music = (MusicBank.from_clips(music_clips, "train", rate, cfg.augment.music_segments, seed)
+                     if cfg.augment.music_probability > 0 else None)
+            self.augment = SpeechAugment(cfg.augment, rate, music)
+
+    def train_epoch(self, epoch: int) -> Utterances:
+        """The train set epoch `epoch` sees: utterance i augmented with draws from (seed, epoch, i),
+        so the result is the same whatever the worker count. Augmenting costs ~4 ms an utterance
+        on one core: forked workers, each single-threaded (threads would only spin here)."""
+        if self.augment is None:
+            return self.train
+        global _AUGMENTING
+        _AUGMENTING = self, epoch  # read by the forked children: nothing big is pickled their way
+        chunks = np.array_split(np.arange(len(self.train_waves)), self.workers)
+        with fork_pool(self.workers) as pool:
+            specs = [spec for part in pool.map(_augment_chunk, chunks) for spec in part]
+        return Utterances(specs, self.train.targets, self.train.transcripts, self.train.speakers)
+
+    def train_model(self, device: torch.device, on_epoch: Callable[[dict], None] | None = None,
+                    build_model: Callable[[], torch.nn.Module] | None = None, seed: int | None = None):
+        """`train_content_encoder` on this data (the model from `build_model`, else a content encoder)."""
+        return train_content_encoder(self.train, self.dev, self.front_end, self.cfg.model, self.cfg.train,
+                                     self.seed if seed is None else seed, device, on_epoch, build_model,
+                                     self.train_epoch if self.augment else None)
+
+    def test_metrics(self, model: torch.nn.Module, device: torch.device) -> dict:
+        """CER / WER / count on the test split, each condition (clean and each music SNR) scored
+        for speakers heard in training (`test_*`, the embedded corpus's main condition), speakers
+        never heard (`test_unseen_speaker_*`) and the whole split (`test_all_*`). Real LibriSpeech
+        test speakers are all new: there the first and the last are the whole split."""
+        unseen = unseen_speaker_mask(self.parts["test"], self.parts["train"])
+        seen = ~unseen if (~unseen).any() else np.ones_like(unseen)
+        metrics = {}
+        for condition, data in self.tests.items():
+            tag = f"_{condition}" if condition else ""
+            hypotheses = data.transcripts, transcribe_all(model, data, self.cfg.train.eval_batch_size, device)
+            for group, keep in (("test", seen), ("test_unseen_speaker", unseen if unseen.any() else None),
+                                ("test_all", np.ones_like(unseen))):
+                result = score(*hypotheses, keep=keep) if keep is not None else None
+                metrics.update({f"{group}{tag}_cer": round(result["cer"], 6) if result else None,
+                                f"{group}{tag}_wer": round(result["wer"], 6) if result else None,
+                                f"{group}{tag}_utterances": result["utterances"] if result else 0})
+        return metrics
+
+
+_AUGMENTING: tuple[SpeechData, int] | None = None
+
+
+def _augment_chunk(indices: np.ndarray) -> list[torch.Tensor]:
+    """Forked child: the augmented spectrograms (float16) of train utterances `indices`."""
+    data, epoch = _AUGMENTING
+    spectrogram = data.front_end.spectrogram()
+    specs = []
+    for i in indices:
+        waveform = data.augment(data.train_waves[i], np.random.default_rng([data.seed, epoch, int(i)]))
+        with torch.no_grad():
+            specs.append(spectrogram(torch.from_numpy(waveform)).to(torch.float16))
+    return specs
+
+
 def pretrain_content(speech: pd.DataFrame, front_end: FrontEnd, cfg: ContentConfig, seed: int,
-                     on_epoch: Callable[[dict], None] | None = None) -> tuple[ContentEncoder, dict, list[dict]]:
+                     on_epoch: Callable[[dict], None] | None = None,
+                     music_clips: pd.DataFrame | None = None) -> tuple[ContentEncoder, dict, list[dict], float]:
     """The whole `pretrain_content` job on a speech manifest (utt_id, path, transcript, speaker,
-    split, seconds): load, train, pick the best dev epoch, score test. Returns (frozen model,
-    metrics, curves). Test speakers absent from train are the "unseen speaker" set."""
+    split, seconds) and, for augmentation and the music-underneath test, the music clips manifest:
+    load, train, pick the best dev epoch, score test. Returns (frozen model, metrics, curves,
+    seconds to load and train). The seconds stay out of the metrics, which must not change from
+    run to run. Test speakers absent from train are the "unseen speaker" set."""
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     device = pick_device(cfg.device, "content.device")
-    parts = split_manifest(speech, cfg.train)
     started = time.perf_counter()
-    data = {name: load_utterances(part, front_end) for name, part in parts.items()}
-    model, curves, best_epoch = train_content_encoder(data["train"], data["dev"], front_end, cfg.model, cfg.train,
-                                                      seed, device, on_epoch)
+    data = SpeechData(speech, front_end, cfg, seed, music_clips)
+    model, curves, best_epoch = data.train_model(device, on_epoch)
     train_seconds = time.perf_counter() - started
-    batch = cfg.train.eval_batch_size
     best = curves[best_epoch - 1]
-    # Test once, then score its conditions: unseen sentences read by speakers heard in training
-    # (`test_cer`, the embedded corpus's main condition) and by speakers never heard
-    # (`test_unseen_speaker_cer`). Real LibriSpeech test speakers are all new: both are the whole split.
-    unseen = unseen_speaker_mask(parts["test"], parts["train"])
-    seen = ~unseen if (~unseen).any() else np.ones_like(unseen)
-    test = data["test"].transcripts, transcribe_all(model, data["test"], batch, device)
-    conditions = {"test": score(*test, keep=seen), "test_unseen_speaker": score(*test, keep=unseen) if unseen.any() else None,
-                  "test_all": score(*test)}
-    metrics = {"dev_cer": best["dev_cer"], "dev_wer": best["dev_wer"]}
-    for name, result in conditions.items():
-        metrics.update({f"{name}_cer": round(result["cer"], 6) if result else None,
-                        f"{name}_wer": round(result["wer"], 6) if result else None,
-                        f"{name}_utterances": result["utterances"] if result else 0})
+    metrics = {"dev_cer": best["dev_cer"], "dev_wer": best["dev_wer"], **data.test_metrics(model, device)}
     metrics.update({
         "params": count_parameters(model), "best_epoch": best_epoch, "device": device.type,
-        "utterances": {name: len(part) for name, part in parts.items()},
-        "train_audio_hours": round(float(parts["train"]["seconds"].sum()) / 3600, 4),
-        "train_seconds": round(train_seconds, 1),  # load + train; the one figure that varies run to run
+        "utterances": {name: len(part) for name, part in data.parts.items()},
+        "speakers": {name: int(part["speaker"].nunique()) for name, part in data.parts.items()},
+        "train_audio_hours": round(float(data.parts["train"]["seconds"].sum()) / 3600, 4),
     })
-    return model.cpu(), metrics, curves
+    return model.cpu(), metrics, curves, round(train_seconds, 1)

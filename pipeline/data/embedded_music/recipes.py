@@ -6,9 +6,6 @@ from __future__ import annotations
 from typing import Callable, NamedTuple
 
 import numpy as np
-import torch
-import torchaudio
-from scipy.fft import next_fast_len
 
 from pipeline.data.embedded_music import (
     ambient, classical, country_folk, electronic, hiphop, jazz, metal, pop, rock, world,
@@ -16,6 +13,7 @@ from pipeline.data.embedded_music import (
 from pipeline.data.embedded_music import synth as ms
 from pipeline.data.embedded_music.arrangement import SCALES, GenreSpec, Song, db, pick, uniform
 from pipeline.data.embedded_music.vocals import compress, lay_over
+from pipeline.data.rooms import room_convolve, room_impulse
 
 
 class Recipe(NamedTuple):
@@ -83,10 +81,7 @@ class Master:
     def __call__(self, audio: np.ndarray) -> np.ndarray:
         sr = self.sr
         audio = ms.highpass(audio, 30.0, sr)
-        # zero-padded to a length whose FFT is fast (small prime factors): 5x quicker here
-        size = next_fast_len(len(audio) + len(self.room) - 1, real=True) - len(self.room) + 1
-        padded = np.pad(audio.astype(np.float32), (0, size - len(audio)))
-        wet = torchaudio.functional.fftconvolve(torch.from_numpy(padded), torch.from_numpy(self.room))[: len(audio)].numpy()
+        wet = room_convolve(audio, self.room)
         audio = (1 - self.room_wet) * audio + self.room_wet * wet
         audio = audio / (np.sqrt(np.mean(audio ** 2)) + 1e-9) * db(-20.0)   # the compressor's reference level
         audio = compress(audio, sr, self.threshold_db - 20.0, self.ratio)
@@ -95,18 +90,6 @@ class Master:
         audio = audio + self.hiss[: len(audio)]
         audio = np.tanh(audio / 0.9) * 0.9   # soft limiter: peaks above ~0.6 are rounded off, never clipped
         return audio.astype(np.float32)
-
-
-def room_impulse(rng: np.random.Generator, sr: int, decay_s: float) -> np.ndarray:
-    """A synthetic room: a direct sound, a few early reflections (5-40 ms) and an exponentially
-    decaying, darkening noise tail; unit energy, float32."""
-    n = int(decay_s * 1.5 * sr)
-    tail = rng.standard_normal(n) * np.exp(-np.arange(n) / sr / (decay_s / 6.9)) * 0.3
-    tail = ms.lowpass(tail, uniform(rng, (2500, 7000)), sr)
-    tail[0] = 1.0
-    for delay in rng.uniform(0.005, 0.04, 6):
-        tail[int(delay * sr)] += rng.uniform(-0.5, 0.5)
-    return (tail / np.sqrt(np.sum(tail ** 2))).astype(np.float32)
 
 
 def render_track(song: Song, loudness_dbfs, noise_dbfs, vocal: np.ndarray | None = None, vocal_level_db: float = 0.0,
