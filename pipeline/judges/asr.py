@@ -22,9 +22,9 @@ import torchaudio
 from torch import nn
 
 from pipeline.audio import FrontEnd
-from pipeline.config import AsrJudgeModelConfig, parse, to_dict
-from pipeline.models.checkpoints import checkpoint_bytes, load_checkpoint, save_checkpoint
-from pipeline.models.content_encoder import ALPHABET, BiRNN, ContentEncoder, freeze
+from pipeline.config import AsrJudgeModelConfig
+from pipeline.models.content_encoder import (ALPHABET, BiRNN, ContentEncoder, load_recogniser, recogniser_bytes,
+                                             save_recogniser)
 
 CHECKPOINT = ("asr_judge", 1)
 LOG_FLOOR = 1e-6   # added to the mel power before the log (silence -> log(1e-6))
@@ -109,18 +109,13 @@ class AsrJudge(nn.Module):
 
 
 def asr_judge_bytes(model: AsrJudge) -> bytes:
-    return checkpoint_bytes(model, *CHECKPOINT, to_dict(model.config), alphabet=ALPHABET)
+    return recogniser_bytes(model, CHECKPOINT)
 
 
 def save_asr_judge(model: AsrJudge, path: str | Path) -> None:
-    save_checkpoint(path, model, *CHECKPOINT, to_dict(model.config), alphabet=ALPHABET)
+    save_recogniser(model, path, CHECKPOINT)
 
 
 def load_asr_judge(path: str | Path, device: str | torch.device = "cpu") -> AsrJudge:
     """Load a saved judge, frozen in eval mode, on `device`."""
-    checkpoint = load_checkpoint(path, *CHECKPOINT, stage="train_judges")
-    if checkpoint.get("alphabet") != ALPHABET:
-        raise ValueError(f"{path} was trained with another alphabet")
-    model = AsrJudge(FrontEnd(**checkpoint["front_end"]), parse(AsrJudgeModelConfig, checkpoint["config"], "config"))
-    model.load_state_dict(checkpoint["state_dict"])
-    return freeze(model.to(device))
+    return load_recogniser(path, AsrJudge, AsrJudgeModelConfig, CHECKPOINT, "train_judges", device)

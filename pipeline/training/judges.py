@@ -1,71 +1,55 @@
 """Train the two judges of `train_judges` and score them on held-out data. Never used in any loss.
 
-The ASR judge trains through the content encoder's own loop and data path
-(`pipeline.training.content`: `split_manifest`, `load_utterances`, `train_content_encoder`,
-`transcribe_all`, `score`); only the model differs. The hip-hop judge is fitted on the music
+The ASR judge trains through the content encoder's own data path, augmentation, loop and test
+conditions (`pipeline.training.content.SpeechData`: `train_model`, `test_metrics`); only the
+model, its training knobs and its seed differ. The hip-hop judge is fitted on the music
 train split plus plain speech from the speech train split (`pipeline.judges.hiphop`).
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Callable
 
 import numpy as np
 import pandas as pd
 import torch
-
 from sklearn.metrics import roc_auc_score
 
 from pipeline.audio import FrontEnd, load_audio
-from pipeline.config import HiphopJudgeConfig, JudgesConfig
+from pipeline.config import ContentConfig, HiphopJudgeConfig, JudgesConfig
 from pipeline.devices import pick_device
 from pipeline.errors import UserError
 from pipeline.judges.asr import AsrJudge
 from pipeline.judges.hiphop import HiphopJudge, feature_matrix, fit_hiphop_judge
-from pipeline.training.content import (Utterances, count_parameters, load_utterances, score, split_manifest,
-                                       train_content_encoder, transcribe_all, unseen_speaker_mask)
+from pipeline.training.content import SpeechData, count_parameters
 
 
-def speech_data(parts: dict[str, pd.DataFrame], front_end: FrontEnd) -> dict[str, Utterances]:
-    """The one call through which the judge's speech arrives: train / dev / test Utterances, as the
-    content encoder gets them."""
-    return {name: load_utterances(part, front_end) for name, part in parts.items()}
+def judge_speech_config(content: ContentConfig, cfg: JudgesConfig) -> ContentConfig:
+    """The content encoder's speech settings with the judge's own training knobs: the same
+    augmentation (music from the music train split included) and the same music-underneath
+    test conditions, so both recognisers hear the same speech and are scored on the same mixtures."""
+    return dataclasses.replace(content, device=cfg.device, threads=cfg.threads, train=cfg.asr.train)
 
 
-def asr_test_metrics(model: AsrJudge, parts: dict[str, pd.DataFrame], test: Utterances, batch_size: int,
-                     device: torch.device) -> dict:
-    """CER / WER on the test split: speakers heard in training (`test`), never heard
-    (`test_unseen_speaker`, None when there are none) and the whole split (`test_all`)."""
-    unseen = unseen_speaker_mask(parts["test"], parts["train"])
-    seen = ~unseen if (~unseen).any() else np.ones_like(unseen)
-    hypotheses = transcribe_all(model, test, batch_size, device)
-    metrics = {}
-    for name, keep in (("test", seen), ("test_unseen_speaker", unseen if unseen.any() else None), ("test_all", np.ones_like(unseen))):
-        result = score(test.transcripts, hypotheses, keep) if keep is not None else None
-        for key in ("cer", "wer"):
-            metrics[f"{name}_{key}"] = round(result[key], 6) if result else None
-        metrics[f"{name}_utterances"] = result["utterances"] if result else 0
-    return metrics
-
-
-def train_asr_judge(speech: pd.DataFrame, front_end: FrontEnd, cfg: JudgesConfig,
-                    on_epoch: Callable[[dict], None] | None = None) -> tuple[AsrJudge, dict, list[dict], float]:
-    """Speech manifest -> (frozen judge on the CPU, metrics, per-epoch curves, wall seconds of
-    loading + training). The judge's own seed (`judges.seed`) drives initialisation and batches."""
+def train_asr_judge(speech: pd.DataFrame, music_clips: pd.DataFrame, front_end: FrontEnd, content: ContentConfig,
+                    cfg: JudgesConfig, seed: int, on_epoch: Callable[[dict], None] | None = None
+                    ) -> tuple[AsrJudge, dict, list[dict], float]:
+    """Speech manifest (+ the music clips for augmentation and the music test) -> (frozen judge on
+    the CPU, metrics, per-epoch curves, wall seconds of loading + training). Data, loop and test
+    conditions are the content encoder's (`SpeechData` from the pipeline's `seed`: the very test
+    mixtures the content encoder is scored on); the judge's own seed (`judges.seed`) drives its
+    initialisation and batches."""
     device = pick_device(cfg.device, "judges.device")
-    train_cfg = cfg.asr.train
-    parts = split_manifest(speech, train_cfg)
     started = time.perf_counter()
-    data = speech_data(parts, front_end)
-    model, curves, best_epoch = train_content_encoder(
-        data["train"], data["dev"], front_end, None, train_cfg, cfg.seed, device, on_epoch,
-        build_model=lambda: AsrJudge(front_end, cfg.asr.model))
+    data = SpeechData(speech, front_end, judge_speech_config(content, cfg), seed, music_clips)
+    model, curves, best_epoch = data.train_model(device, on_epoch, build_model=lambda: AsrJudge(front_end, cfg.asr.model),
+                                                 seed=cfg.seed)
     seconds = time.perf_counter() - started
     best = curves[best_epoch - 1]
-    metrics = {"dev_cer": best["dev_cer"], "dev_wer": best["dev_wer"],
-               **asr_test_metrics(model, parts, data["test"], train_cfg.eval_batch_size, device),
+    metrics = {"dev_cer": best["dev_cer"], "dev_wer": best["dev_wer"], **data.test_metrics(model, device),
                "params": count_parameters(model), "best_epoch": best_epoch, "device": device.type,
-               "utterances": {name: len(part) for name, part in parts.items()}}
+               "utterances": {name: len(part) for name, part in data.parts.items()}}
     return model.cpu(), metrics, curves, seconds
 
 
@@ -130,8 +114,9 @@ def train_hiphop_judge(clips: pd.DataFrame, speech: pd.DataFrame, anchor: str, c
 
 
 # --- the stage's job -----------------------------------------------------------------------------
-def train_judges(speech: pd.DataFrame, clips: pd.DataFrame, front_end: FrontEnd, cfg: JudgesConfig, anchor: str,
-                 on_epoch: Callable[[dict], None] | None = None) -> tuple[AsrJudge, HiphopJudge, dict, list[dict]]:
+def train_judges(speech: pd.DataFrame, clips: pd.DataFrame, front_end: FrontEnd, content: ContentConfig,
+                 cfg: JudgesConfig, anchor: str, seed: int, on_epoch: Callable[[dict], None] | None = None
+                 ) -> tuple[AsrJudge, HiphopJudge, dict, list[dict]]:
     """Both judges -> (ASR judge, hip-hop judge, metrics, the ASR judge's per-epoch curves).
     Metrics: `asr` and `hiphop` (deterministic for the params) and `seconds` (wall times, the one
     part that varies run to run)."""
@@ -140,6 +125,6 @@ def train_judges(speech: pd.DataFrame, clips: pd.DataFrame, front_end: FrontEnd,
     started = time.perf_counter()
     hiphop, hiphop_metrics = train_hiphop_judge(clips, speech, anchor, cfg, front_end.sample_rate)
     hiphop_seconds = time.perf_counter() - started
-    asr, asr_metrics, curves, asr_seconds = train_asr_judge(speech, front_end, cfg, on_epoch)
+    asr, asr_metrics, curves, asr_seconds = train_asr_judge(speech, clips, front_end, content, cfg, seed, on_epoch)
     seconds = {"asr_train": round(asr_seconds, 1), "hiphop_fit_and_score": round(hiphop_seconds, 1)}
     return asr, hiphop, {"asr": asr_metrics, "hiphop": hiphop_metrics, "seconds": seconds}, curves
