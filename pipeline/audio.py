@@ -51,8 +51,8 @@ class FrontEnd:
     def spectrogram(self) -> "Spectrogram":
         return Spectrogram(self)
 
-    def griffin_lim(self, n_iter: int = 32, momentum: float = 0.99) -> "GriffinLim":
-        return GriffinLim(self, n_iter=n_iter, momentum=momentum)
+    def griffin_lim(self, n_iter: int = 32, momentum: float = 0.99, random_phase: bool = False) -> "GriffinLim":
+        return GriffinLim(self, n_iter=n_iter, momentum=momentum, random_phase=random_phase)
 
 
 class Spectrogram(torch.nn.Module):
@@ -81,10 +81,12 @@ class Spectrogram(torch.nn.Module):
 class GriffinLim(torch.nn.Module):
     """log1p magnitude spectrogram -> waveform, with the same STFT as `Spectrogram`.
 
-    Input (..., n_freq, n_frames); output (..., time). Momentum Griffin-Lim (torchaudio).
+    Input (..., n_freq, n_frames); output (..., time), `length` samples when given. Momentum
+    Griffin-Lim (torchaudio), from zero phase, or from random phase (torch's global generator:
+    seeded runs repeat) with `random_phase`.
     """
 
-    def __init__(self, front_end: FrontEnd, n_iter: int = 32, momentum: float = 0.99):
+    def __init__(self, front_end: FrontEnd, n_iter: int = 32, momentum: float = 0.99, random_phase: bool = False):
         super().__init__()
         self.invert = torchaudio.transforms.GriffinLim(
             n_fft=front_end.n_fft,
@@ -94,11 +96,13 @@ class GriffinLim(torch.nn.Module):
             power=1.0,  # our spectrograms are magnitudes, not power
             n_iter=n_iter,
             momentum=momentum,
-            rand_init=False,  # deterministic reconstruction
+            rand_init=random_phase,
         )
 
-    def forward(self, log_magnitude: torch.Tensor) -> torch.Tensor:
-        return self.invert(torch.expm1(log_magnitude).clamp_min(0))
+    def forward(self, log_magnitude: torch.Tensor, length: int | None = None) -> torch.Tensor:
+        g = self.invert
+        return torchaudio.functional.griffinlim(torch.expm1(log_magnitude).clamp_min(0), g.window, g.n_fft, g.hop_length,
+                                                g.win_length, g.power, g.n_iter, g.momentum, length, g.rand_init)
 
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".mp3", ".ogg", ".oga", ".aiff", ".aif"}  # what libsndfile reads
@@ -126,6 +130,20 @@ def load_audio(path: str | Path, sample_rate: int) -> np.ndarray:
         raise UserError(f"audio file {path} has NaN or infinite samples")
     mono = data.mean(axis=1)
     return resample(mono, rate, sample_rate)
+
+
+SILENT_PEAK = 1e-4  # -80 dBFS: below any real recording's noise floor
+
+
+def load_clip(path: str | Path, sample_rate: int, min_seconds: float = 0.5) -> np.ndarray:
+    """`load_audio`, refusing what no model can use (UserError): audio shorter than
+    `min_seconds` and all-silent audio (peak below -80 dBFS). What the CLI reads from a user."""
+    samples = load_audio(path, sample_rate)
+    if len(samples) < min_seconds * sample_rate:
+        raise UserError(f"audio file {path} is {len(samples) / sample_rate:.2f} s long: need at least {min_seconds:g} s")
+    if float(np.abs(samples).max()) < SILENT_PEAK:
+        raise UserError(f"audio file {path} is silent")
+    return samples
 
 
 def resample(samples: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:

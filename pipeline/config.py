@@ -311,6 +311,121 @@ class StyleConfig(OptimConfig):
     evaluation: StyleEvaluationConfig = knob()
 
 
+# --- judges (independent scorers; never in any loss) -------------------------------------------
+@dataclass(frozen=True, kw_only=True)
+class AsrJudgeModelConfig:
+    """The ASR judge (`pipeline.judges.asr`): log-mel of the shared magnitude, per-utterance mean
+    and variance normalisation, a Conv1d subsampling stack (odd kernels, "same" padding), a
+    bidirectional GRU and a CTC output over the content encoder's alphabet."""
+    n_mels: int = knob(ge=8)
+    f_min: float = knob(0.0, ge=0)
+    conv_channels: tuple[int, ...] = knob(ge=1)
+    conv_kernels: tuple[int, ...] = knob(ge=1)
+    conv_strides: tuple[int, ...] = knob(ge=1)
+    rnn_hidden: int = knob(ge=1)
+    rnn_layers: int = knob(ge=1)
+
+    def __post_init__(self):
+        n = len(self.conv_channels)
+        check(n >= 1 and len(self.conv_kernels) == n and len(self.conv_strides) == n,
+              "conv_channels, conv_kernels and conv_strides need one entry per conv layer")
+        check(all(k % 2 == 1 for k in self.conv_kernels), "conv_kernels must be odd (same padding)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class AsrJudgeConfig:
+    model: AsrJudgeModelConfig = knob()
+    train: ContentTrainConfig = knob()   # the content encoder's loop and its knobs
+
+
+@dataclass(frozen=True, kw_only=True)
+class HiphopFeatureConfig:
+    """librosa features of one clip (`pipeline.judges.hiphop.clip_features`)."""
+    n_fft: int = knob(ge=64)
+    hop_length: int = knob(ge=1)
+    n_mels: int = knob(ge=8)
+    n_mfcc: int = knob(ge=1)
+    tempo_bpm: tuple[float, float] = knob(gt=0)   # lag range searched for the onset autocorrelation peak
+
+    def __post_init__(self):
+        check(self.n_mfcc <= self.n_mels, "n_mfcc must be <= n_mels")
+        check(self.tempo_bpm[0] < self.tempo_bpm[1], "tempo_bpm must be [low, high] with low < high")
+
+
+@dataclass(frozen=True, kw_only=True)
+class HiphopJudgeConfig:
+    """Logistic regression on standardised clip features: the anchor genre against the other
+    genres and plain speech. Music segments also enter as random crops of speech-like lengths,
+    so clip length never tells speech from music."""
+    segment_seconds: float = knob(gt=0)             # longer inputs: scored in windows of this, averaged
+    speech_negatives: Optional[int] = knob(None, ge=1)   # speech train utterances used (null: all)
+    crops_per_segment: int = knob(ge=0)
+    crop_seconds: tuple[float, float] = knob(gt=0)
+    c: float = knob(gt=0)                           # inverse L2 strength (sklearn's C)
+    class_weight: Literal["balanced", "none"] = "balanced"
+    max_iter: int = knob(ge=1)
+    workers: int = knob(ge=1)                       # processes computing features (same numbers for any)
+    features: HiphopFeatureConfig = knob()
+
+    def __post_init__(self):
+        check(self.crop_seconds[0] <= self.crop_seconds[1] <= self.segment_seconds,
+              "crop_seconds must be [low, high] with low <= high <= segment_seconds")
+
+
+@dataclass(frozen=True, kw_only=True)
+class JudgesConfig:
+    seed: int = knob(ge=0)        # their own seed: not the encoders'
+    device: Device
+    threads: int = knob(ge=0)
+    asr: AsrJudgeConfig = knob()
+    hiphop: HiphopJudgeConfig = knob()
+
+
+# --- generation ------------------------------------------------------------------------------
+@dataclass(frozen=True, kw_only=True)
+class GenerationMethodConfig:
+    """One way to turn speech into music (`pipeline.generation`): the start, the losses and their
+    weights, the optimiser, and the reconstruction. The method's defaults and the original's
+    settings (the baseline) are two of these."""
+    init: Literal["speech", "noise", "mix"]
+    beat_level: float = knob(ge=0)        # mix / noise: beat (or noise) RMS over the speech's RMS
+    steps: int = knob(ge=0)
+    optimizer: Literal["adam", "lbfgs"] = "adam"
+    lr: float = knob(gt=0)
+    content_weight: float = knob(ge=0)
+    style_weight: float = knob(ge=0)      # Gram statistics of the style encoder's blocks
+    centroid_weight: float = knob(ge=0)   # style embedding toward the hip-hop train centroid
+    tv_weight: float = knob(ge=0)         # total variation over time
+    style_blocks: tuple[int, ...] = knob(ge=1)   # style encoder CNN blocks (1-based) for the Gram term
+    style_crop_frames: Optional[int] = knob(None, ge=16)   # style terms on a random crop per step (null: whole window)
+    griffin_lim_iterations: int = knob(ge=1)
+    griffin_lim_momentum: float = knob(ge=0, lt=1)
+    random_phase: bool = False            # Griffin-Lim from random phase (the original) or zero phase
+
+    def __post_init__(self):
+        check(self.style_blocks, "style_blocks must name at least one block")
+
+
+@dataclass(frozen=True, kw_only=True)
+class GenerateConfig:
+    device: Device
+    threads: int = knob(ge=0)
+    utterances: int = knob(ge=1)          # held-out test utterances the stage converts (half unseen speakers)
+    beats: int = knob(ge=1)               # default beats kept in the style targets (hip-hop train instrumentals)
+    beat_seconds: float = knob(gt=0)      # of each kept beat (looped under longer speech)
+    style_segments: Optional[int] = knob(None, ge=1)   # hip-hop train segments behind the targets (null: all)
+    window_seconds: float = knob(ge=1)    # longer inputs: optimised in windows of this length...
+    overlap_seconds: float = knob(ge=0)   # ...overlapping by this much, cross-faded
+    loudness_lufs: float = knob(le=0)     # output loudness (ITU-R BS.1770)...
+    peak_dbfs: float = knob(le=0)         # ...lowered further when its peak would pass this
+    bootstrap_resamples: int = knob(ge=10)
+    method: GenerationMethodConfig = knob()
+    baseline: GenerationMethodConfig = knob()
+
+    def __post_init__(self):
+        check(self.overlap_seconds < self.window_seconds / 2, "overlap_seconds must be below window_seconds / 2")
+
+
 # --- the file --------------------------------------------------------------------------------
 @dataclass(frozen=True, kw_only=True)
 class Params:
@@ -322,6 +437,8 @@ class Params:
     tracking: TrackingConfig = knob()
     content: ContentConfig = knob()
     style: StyleConfig = knob()
+    judges: JudgesConfig = knob()
+    generate: GenerateConfig = knob()
 
     def __post_init__(self):
         check(self.style.anchor_genre == self.subset.anchor_genre,

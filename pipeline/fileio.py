@@ -38,6 +38,13 @@ def write_json(path: str | os.PathLike, data) -> None:
         tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
+def rounded(value):
+    """Six decimals: stable bytes in a metrics file across platforms' last-bit differences."""
+    if isinstance(value, dict):
+        return {k: rounded(v) for k, v in value.items()}
+    return round(value, 6) if isinstance(value, float) else value
+
+
 def write_csv(path: str | os.PathLike, frame) -> None:
     """Write a pandas DataFrame as CSV atomically."""
     with atomic_path(path) as tmp:

@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import pandas as pd
+
 from pipeline.config import Params, load_params
+from pipeline.errors import UserError
 
 
 def stage_paths(doc: str, *names: str, argv: list[str] | None = None) -> argparse.Namespace:
@@ -20,3 +23,11 @@ def stage_paths(doc: str, *names: str, argv: list[str] | None = None) -> argpars
 def stage_params(path: str | Path = "params.yaml") -> Params:
     """The whole params file, checked: a bad key anywhere stops the stage before any work."""
     return load_params(path)
+
+
+def read_speech(path: Path) -> pd.DataFrame:
+    """The speech manifest written by `download_librispeech` (ids, speakers, transcripts as text)."""
+    try:
+        return pd.read_csv(path, dtype={"utt_id": str, "speaker": str, "transcript": str})
+    except FileNotFoundError:
+        raise UserError(f"{path} is missing: run `dvc repro download_librispeech` first") from None

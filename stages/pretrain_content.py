@@ -4,10 +4,10 @@ curves."""
 import pandas as pd
 
 from pipeline.data.segments import read_clips
-from pipeline.errors import UserError, exit_on_user_error
+from pipeline.errors import exit_on_user_error
 from pipeline.fileio import write_csv, write_json
 from pipeline.models.content_encoder import save_content_encoder
-from pipeline.stage import stage_params, stage_paths
+from pipeline.stage import read_speech, stage_params, stage_paths
 from pipeline.tracking import stage_run
 from pipeline.training.content import pretrain_content
 
@@ -16,10 +16,7 @@ from pipeline.training.content import pretrain_content
 def main(argv: list[str] | None = None) -> int:
     paths = stage_paths(__doc__, "speech", "music", "model", "metrics", "curves", argv=argv)
     params = stage_params()
-    try:
-        speech = pd.read_csv(paths.speech, dtype={"utt_id": str, "speaker": str, "transcript": str})
-    except FileNotFoundError:
-        raise UserError(f"{paths.speech} is missing: run `dvc repro download_librispeech` first") from None
+    speech = read_speech(paths.speech)
     music = read_clips(paths.music)
     with stage_run("pretrain_content", params.content, params.tracking.experiment) as run:
         model, metrics, curves, seconds = pretrain_content(

@@ -41,7 +41,10 @@ def test_the_default_params_load_and_round_trip():
     ({"data": {"mtat": {"source": "local"}}}, "data.mtat: source is 'local' but root is not set"),
     ({"subset": {"priority": ["hip-hop"]}}, "subset: priority must list each genre"),
     ({"clips": {"hop_seconds": None}}, "clips.hop_seconds: must be a number, got None"),
-    ({"generate": {}}, "generate: unknown key"),
+    ({"generation": {}}, "generation: unknown key"),
+    ({"generate": {"method": {"init": "silence"}}}, "generate.method.init: must be one of speech, noise, mix"),
+    ({"generate": {"baseline": {"griffin_lim_momentum": 1.0}}}, "generate.baseline.griffin_lim_momentum: must be < 1"),
+    ({"generate": {"overlap_seconds": 6}}, "generate: overlap_seconds must be below window_seconds / 2"),
 ])
 def test_bad_values_name_their_key(override, message):
     with pytest.raises(ConfigError) as err:

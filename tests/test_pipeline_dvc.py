@@ -73,7 +73,9 @@ def test_every_stage_writes_its_outputs(repo):
     repo, _ = repo
     for path in ["data/subset.csv", "data/clips.csv", "data/speech.csv", "models/content_encoder.pt",
                  "models/style_encoder.pt", "metrics/data.json", "metrics/speech.json", "metrics/content.json", "metrics/style.json",
-                 "metrics/content_curves.csv", "metrics/style_curves.csv", "plots/style/tsne.png", "plots/style/confusion.png"]:
+                 "metrics/content_curves.csv", "metrics/style_curves.csv", "plots/style/tsne.png", "plots/style/confusion.png",
+                 "models/judges/asr.pt", "models/judges/hiphop.json", "metrics/judges.json", "metrics/judges_curves.csv",
+                 "models/style_targets.pt", "metrics/generation.json"]:
         assert (repo / path).is_file() and (repo / path).stat().st_size > 0, path
     data = json.loads((repo / "metrics/data.json").read_text())
     assert data["music"]["broken_clips_skipped"] == 2  # the corpus's missing and corrupt clips
@@ -85,8 +87,20 @@ def test_every_stage_writes_its_outputs(repo):
     # the labelled real folders are scored, never mixed into the corpus
     assert 0.0 <= style["real_hiphop_roc_auc"] <= 1.0 and style["real_tracks"] == 4
     assert not clips["clip_path"].str.contains("real/").any()
+    judges = json.loads((repo / "metrics/judges.json").read_text())
+    assert 0.0 <= judges["asr"]["test_cer"] and 0.0 <= judges["hiphop"]["floor"] <= 1.0
+    assert set(judges["seconds"]) == {"asr_train", "hiphop_fit_and_score"}
     instrumentals = pd.read_csv(repo / "data/raw/mtat/instrumentals.csv")
     assert len(instrumentals) >= 1 and all((repo / "data/raw/mtat" / p).is_file() for p in instrumentals["path"])
+    generation = json.loads((repo / "metrics/generation.json").read_text())
+    assert generation["clips"] == 2 and generation["unseen_speaker_clips"] == 1
+    for key in ("content_cer", "input_cer", "hiphop_probability", "input_hiphop_probability", "reference_hiphop_probability",
+                "style_distance", "tempo_bpm", "beat_strength", "spectral_convergence", "seconds_per_clip"):
+        assert key in generation and (key in ("input_cer", "input_hiphop_probability", "reference_hiphop_probability")
+                                      or key in generation["baseline"]), key
+    samples = sorted((repo / "samples").glob("*.wav"))
+    assert len(samples) == 2 and len(list((repo / "samples/baseline").glob("*.wav"))) == 2
+    assert len(list((repo / "plots/generate").glob("*.png"))) == 2
 
 
 def test_each_stage_logged_one_mlflow_run_to_the_repo_store(repo):
@@ -109,19 +123,21 @@ def test_each_stage_logged_one_mlflow_run_to_the_repo_store(repo):
 def test_outputs_stay_out_of_git_and_the_rerun_is_a_no_op(repo):
     repo, env = repo
     ignored = run(["git", "status", "--porcelain", "--ignored"], repo, env)
-    for path in ("mlflow.db", "mlartifacts/", "data/", "models/", "plots/"):
+    for path in ("mlflow.db", "mlartifacts/", "data/", "models/", "plots/", "samples/"):
         assert f"!! {path}" in ignored, path
     assert "Data and pipelines are up to date" in run(["dvc", "status"], repo, env)
     assert "didn't change, skipping" in run(["dvc", "repro"], repo, env)
 
 
 def test_forced_reruns_are_byte_identical(repo):
-    """Same params, same machine, same bytes: a forced rerun of the data and training stages
+    """Same params, same machine, same bytes: a forced rerun of the data, training and generation stages
     leaves every later stage up to date."""
     repo, env = repo
     before = {p: (repo / p).read_bytes() for p in ("data/subset.csv", "models/content_encoder.pt", "models/style_encoder.pt",
-                                                    "metrics/style.json")}
+                                                    "metrics/style.json", "models/judges/asr.pt", "models/judges/hiphop.json",
+                                                    "metrics/judges_curves.csv", "models/style_targets.pt",
+                                                    *[p.relative_to(repo) for p in sorted((repo / "samples").rglob("*.wav"))])}
     run(["dvc", "repro", "--force", "--single-item", "build_subset", "cut_clips", "pretrain_content", "train_style",
-         "evaluate_style"], repo, env)
+         "evaluate_style", "train_judges", "style_targets", "generate"], repo, env)
     assert "Data and pipelines are up to date" in run(["dvc", "status"], repo, env)
     assert before == {p: (repo / p).read_bytes() for p in before}

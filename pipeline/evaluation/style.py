@@ -46,7 +46,8 @@ from pipeline.data.segments import read_clips, split_segments  # noqa: E402
 from pipeline.data.triplets import TripletSampler  # noqa: E402
 from pipeline.errors import UserError  # noqa: E402
 from pipeline.evaluation.bootstrap import track_bootstrap, weighted_mean  # noqa: E402
-from pipeline.fileio import atomic_path  # noqa: E402
+from pipeline.evaluation.figures import save_figure  # noqa: E402
+from pipeline.fileio import rounded  # noqa: E402
 from pipeline.losses import TripletLoss, rowwise_distance, triplet_scores  # noqa: E402
 from pipeline.models.style_encoder import StyleEncoder, embed  # noqa: E402
 
@@ -121,7 +122,7 @@ def plot_tsne(embeddings: np.ndarray, genres: np.ndarray, anchor_genre: str, pat
     ax.set_xticks([])
     ax.set_yticks([])
     ax.legend(fontsize=8, loc="best", markerscale=1.2)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def plot_confusion(true: np.ndarray, predicted: np.ndarray, path: str | Path, knn_k: int) -> None:
@@ -131,15 +132,7 @@ def plot_confusion(true: np.ndarray, predicted: np.ndarray, path: str | Path, kn
     ax.set_xlabel("predicted genre")
     ax.set_ylabel("true genre")
     ax.set_title(f"{knn_k}-NN genre on the test split (train embeddings as index)")
-    _save(fig, path)
-
-
-def _save(fig, path: str | Path) -> None:
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        # no metadata: the same figure gives the same bytes
-        fig.savefig(tmp, format="png", dpi=110, metadata={"Software": None})
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 @dataclass
@@ -259,10 +252,3 @@ def real_metrics(train_emb: np.ndarray, train_genres: np.ndarray, real_emb: np.n
         statistic = {"real_hiphop_roc_auc": lambda weights: float(roc_auc_score(is_anchor, scores, sample_weight=weights))}
         metrics["ci95"] = track_bootstrap(tracks, labels, statistic, resamples, seed)
     return metrics
-
-
-def rounded(value):
-    """Six decimals: stable bytes in a metrics file across platforms' last-bit differences."""
-    if isinstance(value, dict):
-        return {k: rounded(v) for k, v in value.items()}
-    return round(value, 6) if isinstance(value, float) else value

@@ -20,16 +20,29 @@ def checkpoint_bytes(model: torch.nn.Module, kind: str, version: int, config: di
     """The file's bytes. Saved through a buffer: torch.save names the zip's records after the file
     it writes, so saving to a temporary file name would change the bytes."""
     state = {name: tensor.detach().cpu().contiguous().clone() for name, tensor in model.state_dict().items()}
-    payload = {"format": kind, "version": version, "front_end": model.front_end.to_dict(), "config": config,
-               "state_dict": state, **extra}
+    return payload_bytes({"format": kind, "version": version, "front_end": model.front_end.to_dict(), "config": config,
+                          "state_dict": state, **extra})
+
+
+def payload_bytes(payload: dict) -> bytes:
+    """Plain data -> torch.save bytes, through a buffer (the same data gives the same bytes)."""
     buffer = io.BytesIO()
     torch.save(payload, buffer)
     return buffer.getvalue()
 
 
+def save_payload(path: str | Path, payload: dict) -> None:
+    """Write a plain-data payload (with its `format` and `version`) atomically: a failed save
+    leaves no file. For artifacts that are not models (generation's style targets)."""
+    write_bytes(path, payload_bytes(payload))
+
+
 def save_checkpoint(path: str | Path, model: torch.nn.Module, kind: str, version: int, config: dict, **extra) -> None:
     """Write atomically: a failed save leaves no file."""
-    data = checkpoint_bytes(model, kind, version, config, **extra)
+    write_bytes(path, checkpoint_bytes(model, kind, version, config, **extra))
+
+
+def write_bytes(path: str | Path, data: bytes) -> None:
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
 
@@ -38,13 +51,25 @@ def load_checkpoint(path: str | Path, kind: str, version: int, stage: str) -> di
     """The payload of a `kind` checkpoint of `version`. A missing file raises FileNotFoundError
     naming the `stage` that makes it; a foreign or truncated file, or another version, ValueError
     (entry points print either as one line)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no {kind} at {path}: run `dvc repro {stage}` (or `make repro`) first")
+    path = require_file(path, kind, stage)
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # a truncated or foreign file: torch raises many kinds
         raise ValueError(f"{path} is not a {kind} checkpoint ({type(err).__name__})") from None
+    return check_format(payload, path, kind, version, stage)
+
+
+def require_file(path: str | Path, kind: str, stage: str) -> Path:
+    """`path` as a Path; FileNotFoundError naming the `stage` that makes it when it is missing."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no {kind} at {path}: run `dvc repro {stage}` (or `make repro`) first")
+    return path
+
+
+def check_format(payload, path: Path, kind: str, version: int, stage: str) -> dict:
+    """`payload` when it is a dict tagged `format: kind` of `version`; ValueError otherwise (any
+    saved model, torch or not, carries these two fields)."""
     if not isinstance(payload, dict) or payload.get("format") != kind:
         raise ValueError(f"{path} is not a {kind} checkpoint")
     if payload.get("version") != version:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import warnings
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -207,19 +208,35 @@ def freeze(model: ContentEncoder) -> ContentEncoder:
     return model
 
 
+def recogniser_bytes(model: nn.Module, checkpoint: tuple[str, int] = CHECKPOINT) -> bytes:
+    """A CTC recogniser's checkpoint bytes (`checkpoint`: format tag, version), alphabet included."""
+    return checkpoint_bytes(model, *checkpoint, to_dict(model.config), alphabet=ALPHABET)
+
+
+def save_recogniser(model: nn.Module, path: str | Path, checkpoint: tuple[str, int] = CHECKPOINT) -> None:
+    save_checkpoint(path, model, *checkpoint, to_dict(model.config), alphabet=ALPHABET)
+
+
+def load_recogniser(path: str | Path, build: Callable, config_type: type, checkpoint: tuple[str, int], stage: str,
+                    device: str | torch.device = "cpu") -> nn.Module:
+    """`build(front_end, config)` with the weights of the `checkpoint` file at `path` (made by
+    `stage`), frozen in eval mode, on `device`; its alphabet must be ours."""
+    payload = load_checkpoint(path, *checkpoint, stage=stage)
+    if payload.get("alphabet") != ALPHABET:
+        raise ValueError(f"{path} was trained with another alphabet")
+    model = build(FrontEnd(**payload["front_end"]), parse(config_type, payload["config"], "config"))
+    model.load_state_dict(payload["state_dict"])
+    return freeze(model.to(device))
+
+
 def content_checkpoint_bytes(model: ContentEncoder) -> bytes:
-    return checkpoint_bytes(model, *CHECKPOINT, to_dict(model.config), alphabet=ALPHABET)
+    return recogniser_bytes(model)
 
 
 def save_content_encoder(model: ContentEncoder, path: str | Path) -> None:
-    save_checkpoint(path, model, *CHECKPOINT, to_dict(model.config), alphabet=ALPHABET)
+    save_recogniser(model, path)
 
 
 def load_content_encoder(path: str | Path, device: str | torch.device = "cpu") -> ContentEncoder:
     """Load a saved encoder, frozen in eval mode, on `device`."""
-    checkpoint = load_checkpoint(path, *CHECKPOINT, stage="pretrain_content")
-    if checkpoint.get("alphabet") != ALPHABET:
-        raise ValueError(f"{path} was trained with another alphabet")
-    model = ContentEncoder(FrontEnd(**checkpoint["front_end"]), parse(ContentModelConfig, checkpoint["config"], "config"))
-    model.load_state_dict(checkpoint["state_dict"])
-    return freeze(model.to(device))
+    return load_recogniser(path, ContentEncoder, ContentModelConfig, CHECKPOINT, "pretrain_content", device)

@@ -99,8 +99,20 @@ class StyleEncoder(nn.Module):
         return cls(style.harmonic, style.encoder, front_end)
 
     def forward(self, log_spectrogram: torch.Tensor) -> torch.Tensor:
+        return self.embed_last_map(self.cnn(self.harmonic_norm(self.harmonic(log_spectrogram))))
+
+    def block_maps(self, log_spectrogram: torch.Tensor) -> list[torch.Tensor]:
+        """Every CNN block's output, first to last: [(B, C_i, F_i, T_i)] (generation's Gram
+        statistics). `embed_last_map(block_maps(x)[-1])` equals `forward(x)`."""
         x = self.harmonic_norm(self.harmonic(log_spectrogram))  # (B, H, level, T)
-        x = self.cnn(x)                                          # (B, C, F', T')
+        maps = []
+        for block in self.cnn:
+            x = block(x)
+            maps.append(x)
+        return maps
+
+    def embed_last_map(self, x: torch.Tensor) -> torch.Tensor:
+        """The last block's map (B, C, F', T') -> embedding (B, embedding_size)."""
         pooled = x.amax(dim=(-2, -1))                            # global max over pitch and time
         if self.config.global_pool == "max_mean":
             # the mean adds how often a pattern occurs, not only its strongest instance
