@@ -7,11 +7,10 @@ the bench needs no trained models. The clip is a synthetic voiced signal over a 
 """
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import torch
 
+from benchmarks.bench_content import timed
 from pipeline.config import GenerationMethodConfig, load_params
 from pipeline.generation.generator import Generator
 from pipeline.generation.init import initial_spectrogram
@@ -32,14 +31,6 @@ def synthetic_clip(seconds: float, rate: int, seed: int = 0) -> tuple[np.ndarray
     voiced = sum(np.sin(2 * np.pi * 130 * k * t) / k for k in range(1, 10)) * (np.sin(2 * np.pi * 3.5 * t) > 0)
     beat = rng.standard_normal(len(t)) * np.exp(-((t * 1.5) % 1) * 25) + 0.2 * np.sin(2 * np.pi * 50 * t)
     return (0.1 * voiced).astype(np.float32), (0.2 * beat).astype(np.float32)
-
-
-def timed(function, repeats: int) -> float:
-    function()  # warm-up
-    started = time.perf_counter()
-    for _ in range(repeats):
-        function()
-    return (time.perf_counter() - started) / repeats
 
 
 def step_parts(generator: Generator, speech: np.ndarray, beat: np.ndarray, method: GenerationMethodConfig,
