@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -59,3 +60,12 @@ def project_path(path: str | os.PathLike, root: str | os.PathLike | None = None)
         return path.relative_to(Path(root or Path.cwd()).resolve()).as_posix()
     except ValueError:
         return str(path)
+
+
+def md5_of(path: str | os.PathLike, chunk_bytes: int = 1 << 20) -> str:
+    """md5 hex digest of a file, read in chunks (works for files of any size)."""
+    digest = hashlib.md5()
+    with open(path, "rb") as f:
+        while chunk := f.read(chunk_bytes):
+            digest.update(chunk)
+    return digest.hexdigest()

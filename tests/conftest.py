@@ -63,7 +63,8 @@ def tiny_generation_models():
 @pytest.fixture(scope="session")
 def tiny_models_dir(tmp_path_factory):
     """A `models/` folder as `make repro` leaves it for generation: both encoders and the style targets."""
-    from pipeline.generation.targets import file_md5, save_style_targets
+    from pipeline.fileio import md5_of
+    from pipeline.generation.targets import save_style_targets
     from pipeline.models.content_encoder import save_content_encoder
     from pipeline.models.style_encoder import save_style_encoder
 
@@ -71,5 +72,5 @@ def tiny_models_dir(tmp_path_factory):
     content, style, targets = tiny_generation_models()
     save_content_encoder(content, folder / "content_encoder.pt")
     save_style_encoder(style, folder / "style_encoder.pt")
-    save_style_targets(folder / "style_targets.pt", targets, style.front_end, file_md5(folder / "style_encoder.pt"))
+    save_style_targets(folder / "style_targets.pt", targets, style.front_end, md5_of(folder / "style_encoder.pt"))
     return folder

@@ -16,7 +16,8 @@ from pipeline.generation.init import initial_spectrogram, loop_to_length
 from pipeline.generation.losses import centroid_loss, content_loss, gram_loss, gram_matrix, total_variation
 from pipeline.generation.optimise import Objective, optimise
 from pipeline.generation.render import normalise_loudness
-from pipeline.generation.targets import file_md5, load_style_targets, save_style_targets
+from pipeline.fileio import md5_of
+from pipeline.generation.targets import load_style_targets, save_style_targets
 from pipeline.generation.windows import crossfade_weights, join_windows, split_windows, window_starts
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -157,7 +158,7 @@ def test_mix_init_adds_the_looped_beat_magnitude():
 def test_style_targets_round_trip_and_refuse_another_encoder(models, tmp_path):
     _, style, targets = models
     torch.save({"weights": 1}, tmp_path / "encoder.pt")
-    md5 = file_md5(tmp_path / "encoder.pt")
+    md5 = md5_of(tmp_path / "encoder.pt")
     save_style_targets(tmp_path / "targets.pt", targets, style.front_end, md5)
     loaded = load_style_targets(tmp_path / "targets.pt", style.front_end, md5)
     assert all(torch.equal(a, b) for a, b in zip(loaded.grams, targets.grams))

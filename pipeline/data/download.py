@@ -30,7 +30,7 @@ from tqdm import tqdm
 
 from pipeline.data.sources import SOURCE_FILE, write_source
 from pipeline.errors import UserError
-from pipeline.fileio import atomic_path
+from pipeline.fileio import atomic_path, md5_of
 
 CHUNK_BYTES = 1 << 20
 _MD5_HEX = re.compile(r"^[0-9a-f]{32}$")
@@ -46,15 +46,6 @@ def check_md5(value: str) -> str:
     if not _MD5_HEX.match(hex_md5):
         raise UserError(f"{value!r} is not an md5 (32 hex digits)")
     return hex_md5
-
-
-def md5_of(path: str | os.PathLike) -> str:
-    """md5 hex digest of a file, read in chunks (works for files of any size)."""
-    digest = hashlib.md5()
-    with open(path, "rb") as f:
-        while chunk := f.read(CHUNK_BYTES):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _sidecar(path: Path) -> Path:

@@ -17,10 +17,11 @@ import numpy as np
 import torch
 
 from pipeline.config import GenerateConfig, GenerationMethodConfig
+from pipeline.fileio import md5_of
 from pipeline.generation.init import initial_spectrogram
 from pipeline.generation.optimise import Objective, optimise
 from pipeline.generation.render import normalise_loudness, reconstruct, spectral_convergence
-from pipeline.generation.targets import StyleTargets, file_md5, load_style_targets
+from pipeline.generation.targets import StyleTargets, load_style_targets
 from pipeline.generation.windows import join_windows, split_windows, window_starts
 from pipeline.models.content_encoder import ContentEncoder, freeze, load_content_encoder
 from pipeline.models.style_encoder import StyleEncoder, load_style_encoder
@@ -97,7 +98,7 @@ def load_generator(content_path: str | Path, style_path: str | Path, targets_pat
     """The trained encoders and their style targets (checked to belong to that style encoder)."""
     content_encoder = load_content_encoder(content_path, device)
     style_encoder = load_style_encoder(style_path).to(device)
-    targets = load_style_targets(targets_path, style_encoder.front_end, file_md5(style_path))
+    targets = load_style_targets(targets_path, style_encoder.front_end, md5_of(style_path))
     return Generator(content_encoder, style_encoder, targets, config)
 
 

@@ -10,7 +10,6 @@ refused, since Gram statistics only mean something in the space that made them.
 """
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,10 +47,6 @@ class StyleTargets:
 
     def to(self, device: str | torch.device) -> "StyleTargets":
         return StyleTargets([g.to(device) for g in self.grams], self.centroid.to(device), self.segments, self.beats)
-
-
-def file_md5(path: str | Path) -> str:
-    return hashlib.md5(Path(path).read_bytes()).hexdigest()
 
 
 @torch.no_grad()
