@@ -5,6 +5,7 @@
   python -m pipeline transcribe FILE... [--model models/content_encoder.pt]
   python -m pipeline generate SPEECH -o OUT.wav [--style REF ...] [--beat INSTRUMENTAL] [--seed N]
                               [--steps N] [--style-weight W] [--models DIR]
+  python -m pipeline check-metrics --committed DIR [--reproduced metrics] [--tolerances metrics/tolerances.yaml]
 """
 from __future__ import annotations
 
@@ -121,6 +122,20 @@ def _generate(args) -> int:
     return 0
 
 
+def _check_metrics(args) -> int:
+    from pipeline.evaluation.metric_check import check_metrics, table
+
+    rows = check_metrics(args.committed, args.reproduced, args.tolerances)
+    print(table(rows))
+    breaches = [r.metric for r in rows if r.breach]
+    new = sum(r.status == "new" for r in rows)
+    print(f"{len(rows)} metrics: {len(breaches)} outside tolerance, {new} new (not committed, not checked)")
+    if breaches:
+        print(f"error: {len(breaches)} metrics outside tolerance: {', '.join(breaches[:10])}"
+              + (" ..." if len(breaches) > 10 else ""), file=sys.stderr)
+    return 1 if breaches else 0
+
+
 def _non_negative(kind):
     def convert(text: str):
         value = kind(text)
@@ -161,6 +176,14 @@ def build_parser() -> argparse.ArgumentParser:
                           help="Gram style weight (default: generate.method.style_weight)")
     generate.add_argument("--models", default="models", help="folder of the trained models")
     generate.set_defaults(run=_generate)
+
+    check = commands.add_parser("check-metrics", help="compare rebuilt metrics with committed ones, each within "
+                                                      "its declared tolerance (exit 1 on a breach)")
+    check.add_argument("--committed", required=True, help="folder of the committed metrics/*.json (a copy taken "
+                                                          "before the rebuild)")
+    check.add_argument("--reproduced", default="metrics", help="folder of the rebuilt metrics")
+    check.add_argument("--tolerances", default="metrics/tolerances.yaml", help="the per-metric tolerances")
+    check.set_defaults(run=_check_metrics)
     return parser
 
 
