@@ -2,6 +2,8 @@
 import pytest
 import torch
 
+from tiny_repo import build_tiny_repo
+
 
 @pytest.fixture()
 def one_torch_thread():
@@ -74,3 +76,10 @@ def tiny_models_dir(tmp_path_factory):
     save_style_encoder(style, folder / "style_encoder.pt")
     save_style_targets(folder / "style_targets.pt", targets, style.front_end, md5_of(folder / "style_encoder.pt"))
     return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_repo(tmp_path_factory):
+    """(repo, env): the project in a git repo, tiny profile, after one `dvc repro` (1-3 min): shared
+    by every end-to-end DVC test. Tests that change its workspace work on a `tiny_repo.copy_repo`."""
+    return build_tiny_repo(tmp_path_factory.mktemp("repo"))

@@ -3,70 +3,18 @@ runs it: every stage's outputs appear, MLflow gets one run per stage in the repo
 a rerun is a no-op, and forced reruns give byte-identical outputs (nothing downstream changes).
 """
 import json
-import os
-import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
 
-from pipeline.config import deep_merge
-
-ROOT = Path(__file__).resolve().parents[1]
-PROJECT_FILES = ["dvc.yaml", ".dvcignore", ".gitignore", ".dvc/config", ".dvc/.gitignore", "pipeline", "stages"]
+from tiny_repo import run
 
 
-def run(cmd: list[str], cwd: Path, env: dict) -> str:
-    done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
-    assert done.returncode == 0, f"{' '.join(cmd)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
-    return done.stdout
-
-
-def write_real_folders(root: Path) -> dict:
-    """A small labelled folder of 'real' audio to score (12 s WAVs: noise bursts on a beat, and
-    held tones), standing in for ../shared/real-music-dev."""
-    import numpy as np
-    import soundfile as sf
-
-    rng, sr, t = np.random.default_rng(0), 16000, np.arange(12 * 16000) / 16000
-    for label, count in (("hip-hop", 2), ("other", 2)):
-        (root / label).mkdir(parents=True)
-        for i in range(count):
-            if label == "hip-hop":
-                audio = rng.standard_normal(len(t)) * (np.sin(2 * np.pi * 1.5 * t) > 0.9)
-            else:
-                audio = np.sin(2 * np.pi * (220 + 50 * i) * t)
-            sf.write(str(root / label / f"clip{i}.wav"), 0.3 * audio, sr)
-    return {"hip-hop": ["real/hip-hop"], "other": ["real/other"]}
-
-
-@pytest.fixture(scope="module")
-def repo(tmp_path_factory) -> tuple[Path, dict]:
-    """A git repo holding the project with params.yaml = defaults + tests/tiny_params.yaml."""
-    repo = tmp_path_factory.mktemp("repo")
-    for name in PROJECT_FILES:
-        source, target = ROOT / name, repo / name
-        if source.is_dir():
-            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(source, target)
-    params = deep_merge(yaml.safe_load((ROOT / "params.yaml").read_text()),
-                        yaml.safe_load((ROOT / "tests/tiny_params.yaml").read_text()))
-    params["style"]["evaluation"]["real_dirs"] = write_real_folders(repo / "real")
-    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_TRACKING", "DVC_"))}
-    env.update(PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}", DVC_NO_ANALYTICS="1",
-               MLFLOW_DISABLE_TELEMETRY="true", DO_NOT_TRACK="1", GIT_AUTHOR_NAME="test", GIT_AUTHOR_EMAIL="t@example.com",
-               GIT_COMMITTER_NAME="test", GIT_COMMITTER_EMAIL="t@example.com", HOME=str(repo))
-    run(["git", "init", "-q", "-b", "main"], repo, env)
-    run(["git", "add", "-A"], repo, env)
-    run(["git", "commit", "-qm", "tiny project"], repo, env)
-    run(["dvc", "repro"], repo, env)
-    return repo, env
+@pytest.fixture()
+def repo(tiny_repo):
+    """The session's shared tiny build (tests/conftest.py)."""
+    return tiny_repo
 
 
 def test_every_stage_writes_its_outputs(repo):
