@@ -7,6 +7,7 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 import yaml
 
 from tiny_repo import build_tiny_repo, copy_repo, lock_outs, run
@@ -119,6 +120,7 @@ def test_a_fresh_clone_pulls_every_cached_output_from_a_local_remote(tiny_repo, 
     assert lock_outs(clone) == lock_outs(repo)
 
 
+@pytest.mark.slow  # a second whole tiny build: not yet timed on a quiet machine (see the branch report)
 def test_a_second_build_in_another_clone_has_the_same_output_hashes(tiny_repo, tmp_path):
     """Same params, same machine: every output md5 in the two dvc.lock files is equal."""
     first, _ = tiny_repo
