@@ -212,6 +212,11 @@ class HiphopFeatureConfig:
     n_mels: int = knob(ge=8)
     n_mfcc: int = knob(ge=1)
     tempo_bpm: tuple[float, float] = knob(gt=0)   # lag range searched for the onset autocorrelation peak
+    # Every clip passes through this codec before its features (training and scoring alike), so
+    # the codec never tells classes apart: the music corpus is MP3, speech and generated audio are not.
+    codec: Literal["none", "mp3"] = "none"
+    mp3_bitrate_mode: Literal["constant", "variable", "average"] = "constant"
+    mp3_compression_level: float = knob(0.84, ge=0, le=1)
 
     def __post_init__(self):
         check(self.n_mfcc <= self.n_mels, "n_mfcc must be <= n_mels")
