@@ -37,4 +37,4 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf data models plots samples mlflow.db mlruns mlartifacts .pytest_cache
+	rm -rf data models plots samples reports mlflow.db mlruns mlartifacts .pytest_cache
