@@ -142,3 +142,27 @@ def test_a_log_call_failing_mid_run_warns_once_and_tracking_stops(capsys):
     err = capsys.readouterr().err.splitlines()
     assert err == ["warning: MLflow at " + tracking_uri() + " failed (store went away): tracking off for this stage "
                    "(train_style); its metrics are in metrics/style_curves.csv"]
+
+
+def test_stages_of_one_dvc_repro_share_a_group_and_the_next_repro_gets_another(tmp_path):
+    """Two trivial stages that write `run_group()`: one group per `dvc repro`, a new one per command."""
+    import os
+    import subprocess
+    import sys
+
+    import yaml
+
+    root = Path(__file__).resolve().parents[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DVC_", "FRH_"))}
+    env.update(PYTHONPATH=str(root), DVC_NO_ANALYTICS="1", HOME=str(tmp_path))
+    write = f"{sys.executable} -c \"from pipeline.tracking import run_group; print(run_group())\""
+    stages = {name: {"cmd": f"{write} > {name}.txt", "outs": [f"{name}.txt"]} for name in ("one", "two")}
+    (tmp_path / "dvc.yaml").write_text(yaml.safe_dump({"stages": stages}))
+    dvc = [sys.executable, "-m", "dvc"]
+    for cmd in (["git", "init", "-q"], [*dvc, "init", "-q"], [*dvc, "repro", "-q"]):
+        subprocess.run(cmd, cwd=tmp_path, env=env, check=True, capture_output=True, timeout=300)
+    first = {name: (tmp_path / f"{name}.txt").read_text().strip() for name in stages}
+    subprocess.run([*dvc, "repro", "-q", "--force"], cwd=tmp_path, env=env, check=True, capture_output=True, timeout=300)
+    second = {name: (tmp_path / f"{name}.txt").read_text().strip() for name in stages}
+    assert first["one"] == first["two"] and first["one"].startswith("dvc-")
+    assert second["one"] == second["two"] and second["one"] != first["one"]
