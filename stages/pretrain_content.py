@@ -18,7 +18,8 @@ def main(argv: list[str] | None = None) -> int:
     params = stage_params()
     speech = read_speech(paths.speech)
     music = read_clips(paths.music)
-    with stage_run("pretrain_content", params.content, params.tracking.experiment) as run:
+    with stage_run("pretrain_content", params.content, params.tracking.experiment,
+                   [paths.metrics, paths.curves]) as run:
         model, metrics, curves, seconds = pretrain_content(
             speech, params.audio, params.content, params.seed,
             on_epoch=lambda row: run.log_metrics({k: v for k, v in row.items() if k != "epoch"}, step=row["epoch"]),

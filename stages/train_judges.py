@@ -20,7 +20,8 @@ def main(argv: list[str] | None = None) -> int:
     params = stage_params()
     speech = read_speech(paths.speech)
     clips = read_clips(paths.clips)
-    with stage_run("train_judges", params.judges, params.tracking.experiment) as run:
+    with stage_run("train_judges", params.judges, params.tracking.experiment,
+                   [paths.metrics, paths.curves]) as run:
         asr, hiphop, metrics, curves = train_judges(
             speech, clips, params.audio, params.content, params.judges, params.subset.anchor_genre, params.seed,
             on_epoch=lambda row: run.log_metrics({f"asr_{k}": v for k, v in row.items() if k != "epoch"},

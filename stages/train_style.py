@@ -16,7 +16,7 @@ def main(argv: list[str] | None = None) -> int:
     paths = stage_paths(__doc__, "clips", "model", "curves", argv=argv)
     params = stage_params()
     style, front_end = params.style, params.audio
-    with stage_run("train_style", style, params.tracking.experiment) as run:
+    with stage_run("train_style", style, params.tracking.experiment, [paths.curves]) as run:
         clips = read_clips(paths.clips)
         train, valid = (split_segments(clips, split, front_end) for split in ("train", "valid"))
         if train is None:

@@ -133,6 +133,14 @@ def test_each_stage_logged_one_mlflow_run_to_the_repo_store(repo):
     artifacts = {a.path for a in mlflow.artifacts.list_artifacts(run_id=evaluate.info.run_id)}
     assert {"tsne.png", "confusion.png", "style.json"} <= artifacts
     assert evaluate.info.artifact_uri.startswith((repo / "mlartifacts").resolve().as_uri())
+    # one `dvc repro`, one group; every run names the commit it ran on
+    assert len({r.data.tags["run_group"] for r in runs}) == 1 and runs[0].data.tags["run_group"].startswith("dvc-")
+    head = run(["git", "rev-parse", "HEAD"], repo, _).strip()
+    assert all(r.data.tags["git_commit"] == head == r.data.tags["mlflow.source.git.commit"] for r in runs)
+    generate = next(r for r in runs if r.data.tags["dvc_stage"] == "generate")
+    samples = {a.path for a in mlflow.artifacts.list_artifacts(run_id=generate.info.run_id, artifact_path="samples")}
+    assert {f"samples/{p.name}" for p in (repo / "samples").glob("*.wav")} <= samples
+    assert len(mlflow.artifacts.list_artifacts(run_id=generate.info.run_id, artifact_path="generate")) == 2  # the plots
 
 
 def test_outputs_stay_out_of_git_and_the_rerun_is_a_no_op(repo):
@@ -157,3 +165,14 @@ def test_forced_reruns_are_byte_identical(repo):
          "evaluate_style", "train_judges", "style_targets", "generate", "report"], repo, env)
     assert "Data and pipelines are up to date" in run(["dvc", "status"], repo, env)
     assert before == {p: (repo / p).read_bytes() for p in before}
+    # the second `dvc repro` is a group of its own
+    import mlflow
+
+    mlflow.set_tracking_uri(f"sqlite:///{repo / 'mlflow.db'}")
+    runs = mlflow.search_runs(experiment_names=["fake-rapper-helper"], output_format="list")
+    groups = {}
+    for r in sorted(runs, key=lambda r: r.info.start_time):
+        groups.setdefault(r.data.tags["run_group"], set()).add(r.data.tags["dvc_stage"])
+    first, second = groups.values()
+    assert len(groups) == 2 and second == {"build_subset", "cut_clips", "pretrain_content", "train_style",
+                                            "evaluate_style", "train_judges", "style_targets", "generate"} < first
