@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from pipeline.config import DistributedConfig
+from pipeline.errors import USAGE_EXIT
 from pipeline.tracking import stage_run
 
 
@@ -55,11 +56,20 @@ def torchrun_command(cfg: DistributedConfig, module: str, argv: list[str]) -> li
 def relaunch_under_torchrun(cfg: DistributedConfig, module: str, argv: list[str] | None = None) -> int | None:
     """When params ask for more than one process and this one is not already under torchrun,
     run the stage `module` again under torchrun with the same arguments and return its exit
-    status (DVC still calls one command); otherwise None: carry on in this process."""
+    status (DVC still calls one command); otherwise None: carry on in this process. Stages call
+    it once their inputs are read, so a missing file is reported before any process starts."""
     if cfg.nproc_per_node * cfg.nnodes == 1 or under_torchrun():
         return None
     command = torchrun_command(cfg, module, sys.argv[1:] if argv is None else list(argv))
-    return subprocess.run(command, check=False).returncode
+    # stderr held back: on a user mistake every rank prints `error: ...` and torchrun adds its
+    # failure report; the user sees the one line and exit 2, as from a plain run.
+    result = subprocess.run(command, check=False, stderr=subprocess.PIPE, text=True)
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    if result.returncode != 0 and errors:
+        print(errors[0], file=sys.stderr)
+        return USAGE_EXIT
+    sys.stderr.write(result.stderr)
+    return result.returncode
 
 
 class DataParallel:

@@ -16,11 +16,11 @@ from pipeline.training.content import pretrain_content
 def main(argv: list[str] | None = None) -> int:
     paths = stage_paths(__doc__, "speech", "music", "model", "metrics", "curves", argv=argv)
     params = stage_params()
+    speech = read_speech(paths.speech)
+    music = read_clips(paths.music)
     relaunched = relaunch_under_torchrun(params.distributed, "stages.pretrain_content", argv)
     if relaunched is not None:  # params asked for several processes: torchrun ran them
         return relaunched
-    speech = read_speech(paths.speech)
-    music = read_clips(paths.music)
     with main_process_run("pretrain_content", params.content, params.tracking.experiment) as run:
         model, metrics, curves, seconds = pretrain_content(
             speech, params.audio, params.content, params.seed,

@@ -18,11 +18,11 @@ from pipeline.training.judges import train_judges
 def main(argv: list[str] | None = None) -> int:
     paths = stage_paths(__doc__, "speech", "clips", "judges", "metrics", "curves", argv=argv)
     params = stage_params()
+    speech = read_speech(paths.speech)
+    clips = read_clips(paths.clips)
     relaunched = relaunch_under_torchrun(params.distributed, "stages.train_judges", argv)
     if relaunched is not None:  # params asked for several processes: torchrun ran them
         return relaunched
-    speech = read_speech(paths.speech)
-    clips = read_clips(paths.clips)
     with main_process_run("train_judges", params.judges, params.tracking.experiment) as run:
         asr, hiphop, metrics, curves = train_judges(
             speech, clips, params.audio, params.content, params.judges, params.subset.anchor_genre, params.seed,

@@ -15,12 +15,12 @@ from pipeline.training.style import train_style_encoder
 def main(argv: list[str] | None = None) -> int:
     paths = stage_paths(__doc__, "clips", "model", "curves", argv=argv)
     params = stage_params()
+    clips = read_clips(paths.clips)
     relaunched = relaunch_under_torchrun(params.distributed, "stages.train_style", argv)
     if relaunched is not None:  # params asked for several processes: torchrun ran them
         return relaunched
     style, front_end = params.style, params.audio
     with main_process_run("train_style", style, params.tracking.experiment) as run:
-        clips = read_clips(paths.clips)
         train, valid = (split_segments(clips, split, front_end) for split in ("train", "valid"))
         if train is None:
             raise UserError(f"{paths.clips} has no train segments")

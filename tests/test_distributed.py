@@ -145,6 +145,25 @@ def test_launch_command_and_plain_run(monkeypatch):
     assert relaunch_under_torchrun(DistributedConfig(nproc_per_node=2), "stages.train_style", []) is None
 
 
+@pytest.mark.slow  # 2 torchrun workers start and import torch + MLflow: ~1 min on a busy 2-core machine
+def test_a_user_mistake_under_torchrun_is_one_line_and_exit_2(tmp_path):
+    """A bad manifest found inside training (every rank fails alike): one `error:` line, exit 2,
+    no torchrun failure report, nothing written."""
+    params = deep_merge(read_yaml(REPO / "params.yaml"), {"distributed": {"nproc_per_node": 2}})
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    pd.DataFrame({"utt_id": ["a"], "path": ["a.flac"]}).to_csv(tmp_path / "speech.csv", index=False)
+    pd.DataFrame(columns=list(CLIP_COLUMNS)).to_csv(tmp_path / "clips.csv", index=False)
+    env = {**os.environ, "PYTHONPATH": str(REPO), "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}
+    result = subprocess.run(
+        [sys.executable, "-m", "stages.pretrain_content", "--speech", "speech.csv", "--music", "clips.csv",
+         "--model", "model.pt", "--metrics", "m.json", "--curves", "c.csv"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == ["error: speech manifest lacks columns "
+                                                  "['seconds', 'speaker', 'split', 'transcript']"]
+    assert not (tmp_path / "model.pt").exists()
+
+
 def test_style_rank_slice_draws_the_whole_batch_and_embeds_its_part():
     """A rank's `triplet_step(part=...)` moves the generator exactly as the whole batch does (ranks
     stay in step) and scores only its triplets: all positions = the plain step's loss."""
