@@ -43,7 +43,7 @@ def is_main_process() -> bool:
 
 def torchrun_command(cfg: DistributedConfig, module: str, argv: list[str]) -> list[str]:
     """`python -m torch.distributed.run ... -m <module> <argv>`. One node: `--standalone` (a
-    free local port, no rendezvous server); several: c10d rendezvous at master_addr:master_port."""
+    free local port, no rendezvous server); several: static rendezvous at master_addr:master_port."""
     command = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={cfg.nproc_per_node}"]
     if cfg.nnodes == 1:
         command.append("--standalone")
