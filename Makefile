@@ -11,7 +11,7 @@ export DVC_NO_ANALYTICS := 1
 # DVC runs each stage's `python -m stages.<name>` through the shell: it must find the venv's python.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: venv repro test test-all bench clean
+.PHONY: venv repro test test-all bench ui clean
 
 venv: $(STAMP)
 
@@ -36,5 +36,13 @@ test-all: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
+## The MLflow UI on this machine only (http://127.0.0.1:5000), over the project's own store.
+UI_PORT ?= 5000
+ui: $(STAMP)
+	$(BIN)/mlflow ui --host 127.0.0.1 --port $(UI_PORT) --backend-store-uri sqlite:///$(CURDIR)/mlflow.db \
+		--artifacts-destination $(CURDIR)/mlartifacts
+
+## Everything the pipeline and its tracking write (metrics/ and dvc.lock are tracked in git and stay).
+CLEAN_PATHS := data models plots samples reports test-artifacts mlflow.db mlruns mlartifacts .dvc/tmp .pytest_cache
 clean:
-	rm -rf data models plots samples mlflow.db mlruns mlartifacts .pytest_cache
+	rm -rf $(CLEAN_PATHS)

@@ -212,6 +212,11 @@ class HiphopFeatureConfig:
     n_mels: int = knob(ge=8)
     n_mfcc: int = knob(ge=1)
     tempo_bpm: tuple[float, float] = knob(gt=0)   # lag range searched for the onset autocorrelation peak
+    # Every clip passes through this codec before its features (training and scoring alike), so
+    # the codec never tells classes apart: the music corpus is MP3, speech and generated audio are not.
+    codec: Literal["none", "mp3"] = "none"
+    mp3_bitrate_mode: Literal["constant", "variable", "average"] = "constant"
+    mp3_compression_level: float = knob(0.84, ge=0, le=1)
 
     def __post_init__(self):
         check(self.n_mfcc <= self.n_mels, "n_mfcc must be <= n_mels")
@@ -292,6 +297,20 @@ class GenerateConfig:
         check(self.overlap_seconds < self.window_seconds / 2, "overlap_seconds must be below window_seconds / 2")
 
 
+# --- data-parallel training (pipeline/distributed.py) ---------------------------------------
+@dataclass(frozen=True, kw_only=True)
+class DistributedConfig:
+    nproc_per_node: int = knob(1, ge=1)    # processes a node (one a GPU); 1 x 1: a plain run
+    nnodes: int = knob(1, ge=1)
+    node_rank: int = knob(0, ge=0)          # this machine's place among the nodes
+    master_addr: str = knob("127.0.0.1")    # rank 0's node (several nodes only)
+    master_port: int = knob(29500, ge=1, le=65535)
+    backend: Literal["auto", "gloo", "nccl"] = knob("auto")   # auto: NCCL on CUDA, gloo on the CPU
+
+    def __post_init__(self):
+        check(self.node_rank < self.nnodes, "node_rank must be below nnodes")
+
+
 # --- the file --------------------------------------------------------------------------------
 @dataclass(frozen=True, kw_only=True)
 class Params:
@@ -305,6 +324,7 @@ class Params:
     style: StyleConfig = knob()
     judges: JudgesConfig = knob()
     generate: GenerateConfig = knob()
+    distributed: DistributedConfig = knob()
 
     def __post_init__(self):
         check(self.style.anchor_genre == self.subset.anchor_genre,

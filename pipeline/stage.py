@@ -11,12 +11,15 @@ from pipeline.config import Params, load_params
 from pipeline.errors import UserError
 
 
-def stage_paths(doc: str, *names: str, argv: list[str] | None = None) -> argparse.Namespace:
+def stage_paths(doc: str, *names: str, optional: tuple[str, ...] = (), argv: list[str] | None = None) -> argparse.Namespace:
     """Parse `--<name> PATH` for each of `names` (all required; `-` in a name, `_` in the
-    attribute) into Paths. `doc` is the stage's docstring, shown by `--help`."""
+    attribute) and of `optional` (None when not given) into Paths. `doc` is the stage's
+    docstring, shown by `--help`."""
     parser = argparse.ArgumentParser(description=doc.splitlines()[0] if doc else None)
     for name in names:
         parser.add_argument(f"--{name}", type=Path, required=True, metavar="PATH")
+    for name in optional:
+        parser.add_argument(f"--{name}", type=Path, default=None, metavar="PATH")
     return parser.parse_args(argv)
 
 

@@ -16,7 +16,7 @@ from pipeline.tracking import stage_run
 def main(argv: list[str] | None = None) -> int:
     paths = stage_paths(__doc__, "mtat", "subset", "metrics", argv=argv)
     params = stage_params()
-    with stage_run("build_subset", params.subset, params.tracking.experiment) as run:
+    with stage_run("build_subset", params.subset, params.tracking.experiment, [paths.metrics]) as run:
         clips = prepare_mtat(dataset_root(paths.mtat))
         subset, stats = build_subset(clips, params.subset, seed=params.seed)
         subset["path"] = [project_path(p) for p in subset["path"]]

@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     params = stage_params()
     cfg = params.data.librispeech
     subsets = cfg.splits.subsets()
-    with stage_run("download_librispeech", cfg, params.tracking.experiment) as run:
+    with stage_run("download_librispeech", cfg, params.tracking.experiment, [paths.metrics]) as run:
         utterances = provide_dataset(
             paths.out, cfg,
             build=lambda folder: build_embedded_librispeech(folder, params.data.embedded_speech, cfg.splits,

@@ -15,7 +15,7 @@ def main(argv: list[str] | None = None) -> int:
     paths = stage_paths(__doc__, "clips", "model", "metrics", "tsne", "confusion", argv=argv)
     params = stage_params()
     style = params.style
-    with stage_run("evaluate_style", style, params.tracking.experiment) as run:
+    with stage_run("evaluate_style", style, params.tracking.experiment, [paths.metrics]) as run:
         model = load_style_encoder(paths.model).to(pick_device(style.device, "style.device"))
         result = evaluate_style(model, paths.clips, style, params.seed, params.clips)
         metrics = result.metrics

@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(config.threads)
     if not paths.speech.is_file():
         raise UserError(f"{paths.speech} not found: run `dvc repro download_librispeech` first")
-    with stage_run("generate", config, params.tracking.experiment) as run:
+    with stage_run("generate", config, params.tracking.experiment, [paths.metrics]) as run:
         generator = load_generator(paths.content_model, paths.style_model, paths.targets, config,
                                    pick_device(config.device, "generate.device"))
         judges = load_judges(paths.judges)

@@ -4,11 +4,11 @@ curves."""
 import pandas as pd
 
 from pipeline.data.segments import read_clips
+from pipeline.distributed import is_main_process, main_process_run, relaunch_under_torchrun
 from pipeline.errors import exit_on_user_error
 from pipeline.fileio import write_csv, write_json
 from pipeline.models.content_encoder import save_content_encoder
 from pipeline.stage import read_speech, stage_params, stage_paths
-from pipeline.tracking import stage_run
 from pipeline.training.content import pretrain_content
 
 
@@ -18,11 +18,17 @@ def main(argv: list[str] | None = None) -> int:
     params = stage_params()
     speech = read_speech(paths.speech)
     music = read_clips(paths.music)
-    with stage_run("pretrain_content", params.content, params.tracking.experiment) as run:
+    relaunched = relaunch_under_torchrun(params.distributed, "stages.pretrain_content", argv)
+    if relaunched is not None:  # params asked for several processes: torchrun ran them
+        return relaunched
+    with main_process_run("pretrain_content", params.content, params.tracking.experiment,
+                          [paths.metrics, paths.curves]) as run:
         model, metrics, curves, seconds = pretrain_content(
             speech, params.audio, params.content, params.seed,
             on_epoch=lambda row: run.log_metrics({k: v for k, v in row.items() if k != "epoch"}, step=row["epoch"]),
-            music_clips=music)
+            music_clips=music, distributed=params.distributed)
+        if not is_main_process():  # rank 0 alone writes (same model and metrics on every rank)
+            return 0
         save_content_encoder(model, paths.model)
         write_json(paths.metrics, metrics)
         write_csv(paths.curves, pd.DataFrame(curves))

@@ -4,13 +4,13 @@ judges of generation (an ASR judge and a hip-hop judge, never used in any loss) 
 import pandas as pd
 
 from pipeline.data.segments import read_clips
+from pipeline.distributed import is_main_process, main_process_run, relaunch_under_torchrun
 from pipeline.errors import exit_on_user_error
 from pipeline.fileio import atomic_path, write_csv, write_json
 from pipeline.judges import ASR_FILE, HIPHOP_FILE
 from pipeline.judges.asr import save_asr_judge
 from pipeline.judges.hiphop import save_hiphop_judge
 from pipeline.stage import read_speech, stage_params, stage_paths
-from pipeline.tracking import stage_run
 from pipeline.training.judges import train_judges
 
 
@@ -20,11 +20,18 @@ def main(argv: list[str] | None = None) -> int:
     params = stage_params()
     speech = read_speech(paths.speech)
     clips = read_clips(paths.clips)
-    with stage_run("train_judges", params.judges, params.tracking.experiment) as run:
+    relaunched = relaunch_under_torchrun(params.distributed, "stages.train_judges", argv)
+    if relaunched is not None:  # params asked for several processes: torchrun ran them
+        return relaunched
+    with main_process_run("train_judges", params.judges, params.tracking.experiment,
+                          [paths.metrics, paths.curves]) as run:
         asr, hiphop, metrics, curves = train_judges(
             speech, clips, params.audio, params.content, params.judges, params.subset.anchor_genre, params.seed,
             on_epoch=lambda row: run.log_metrics({f"asr_{k}": v for k, v in row.items() if k != "epoch"},
-                                                 step=row["epoch"]))
+                                                 step=row["epoch"]),
+            distributed=params.distributed)
+        if not is_main_process():  # rank 0 alone writes
+            return 0
         with atomic_path(paths.judges) as folder:
             folder.mkdir()
             save_asr_judge(asr, folder / ASR_FILE)

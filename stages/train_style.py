@@ -3,11 +3,11 @@ and its per-epoch curves (epoch, train_loss, valid accuracies, valid_loss, q).""
 import pandas as pd
 
 from pipeline.data.segments import read_clips, split_segments
+from pipeline.distributed import is_main_process, main_process_run, relaunch_under_torchrun
 from pipeline.errors import UserError, exit_on_user_error
 from pipeline.fileio import write_csv
 from pipeline.models.style_encoder import save_style_encoder
 from pipeline.stage import stage_params, stage_paths
-from pipeline.tracking import stage_run
 from pipeline.training.style import train_style_encoder
 
 
@@ -15,16 +15,22 @@ from pipeline.training.style import train_style_encoder
 def main(argv: list[str] | None = None) -> int:
     paths = stage_paths(__doc__, "clips", "model", "curves", argv=argv)
     params = stage_params()
+    clips = read_clips(paths.clips)
+    relaunched = relaunch_under_torchrun(params.distributed, "stages.train_style", argv)
+    if relaunched is not None:  # params asked for several processes: torchrun ran them
+        return relaunched
     style, front_end = params.style, params.audio
-    with stage_run("train_style", style, params.tracking.experiment) as run:
-        clips = read_clips(paths.clips)
+    with main_process_run("train_style", style, params.tracking.experiment, [paths.curves]) as run:
         train, valid = (split_segments(clips, split, front_end) for split in ("train", "valid"))
         if train is None:
             raise UserError(f"{paths.clips} has no train segments")
         if valid is None:
             print("train_style: no valid split (tiny corpus?): keeping the last epoch")
         model, curves, best_epoch = train_style_encoder(train, valid, style, front_end, params.seed,
-                                                        on_epoch=lambda row: run.log_metrics(row, step=row["epoch"]))
+                                                        on_epoch=lambda row: run.log_metrics(row, step=row["epoch"]),
+                                                        distributed=params.distributed)
+        if not is_main_process():  # rank 0 alone writes
+            return 0
         save_style_encoder(model, paths.model)
         write_csv(paths.curves, pd.DataFrame(curves))
         best = curves[best_epoch - 1]

@@ -19,7 +19,7 @@ from pipeline.config import AsrJudgeModelConfig, ContentTrainConfig, HiphopJudge
 from pipeline.errors import UserError
 from pipeline.judges import ASR_FILE, HIPHOP_FILE, load_judges
 from pipeline.judges.asr import CHECKPOINT, AsrJudge, asr_judge_bytes, load_asr_judge, save_asr_judge
-from pipeline.judges.hiphop import (clip_features, feature_matrix, feature_names, fit_hiphop_judge, hiphop_judge_bytes,
+from pipeline.judges.hiphop import (clip_features, codec_round_trip, feature_matrix, feature_names, fit_hiphop_judge, hiphop_judge_bytes,
                                     load_hiphop_judge, save_hiphop_judge, windows)
 from pipeline.models.content_encoder import ALPHABET, encode_text, greedy_decode
 from pipeline.seeding import seed_everything
@@ -183,12 +183,41 @@ def test_features_are_deterministic_and_one_length_for_any_clip():
         first = clip_features(clip, SR, cfg)
         assert first.shape == (len(names),) and np.isfinite(first).all()
         assert np.array_equal(first, clip_features(clip.copy(), SR, cfg))
-    # loudness never decides: the same clip 20 dB quieter has the same features
+    # loudness never decides: the same clip 20 dB quieter has the same features (to within what
+    # the MP3 coder makes of float rounding in its input: measured up to 0.2%)
     loud = beat(4, np.random.default_rng(2))
-    np.testing.assert_allclose(clip_features(loud / 10, SR, cfg), clip_features(loud, SR, cfg), rtol=1e-3, atol=1e-3)
+    np.testing.assert_allclose(clip_features(loud / 10, SR, cfg), clip_features(loud, SR, cfg), rtol=1e-2, atol=1e-2)
     # workers change nothing
     clips = [beat(3, rng), chords(3, rng), speechlike(3, rng)]
     assert np.array_equal(feature_matrix(clips, SR, cfg, workers=2), feature_matrix(clips, SR, cfg, workers=1))
+
+
+def test_codec_round_trip_is_the_corpus_mp3_and_hides_the_codec():
+    """The judge codes every clip as the music corpus is coded, so a clip already coded that way
+    and the same clip uncoded give nearly the same features (the codec can't tell classes apart)."""
+    import dataclasses
+
+    cfg = JUDGES.hiphop.features
+    assert cfg.codec == "mp3"
+    clip = speechlike(3, np.random.default_rng(3))
+    coded = codec_round_trip(clip, SR, cfg)
+    assert coded.dtype == np.float32 and abs(len(coded) - len(clip)) < SR // 4  # MP3 pads a frame or two
+    assert np.array_equal(coded, codec_round_trip(clip, SR, cfg))              # deterministic
+    plain = dataclasses.replace(cfg, codec="none")
+    assert np.array_equal(codec_round_trip(clip, SR, plain), clip)
+    # the codec takes out part of the top band (32 kbit/s at 16 kHz): white noise loses a third of its 6-8 kHz share
+    spectrum = lambda x: np.abs(np.fft.rfft(x[:SR])) ** 2
+    high = lambda x: spectrum(x)[6000:].sum() / spectrum(x).sum()
+    noise = np.random.default_rng(4).standard_normal(2 * SR).astype(np.float32) * 0.1
+    assert high(codec_round_trip(noise, SR, cfg)) < 0.8 * high(codec_round_trip(noise, SR, plain))
+    names = feature_names(cfg)
+    twice = clip_features(coded, SR, cfg)
+    once = clip_features(clip, SR, cfg)
+    contrast = [i for i, n in enumerate(names) if n.startswith("contrast")]
+    # without the codec step the coded and uncoded clip differ far more in spectral contrast
+    gap = lambda f: np.abs(f(coded)[contrast] - f(clip)[contrast]).mean()
+    assert gap(lambda x: clip_features(x, SR, cfg)) < gap(lambda x: clip_features(x, SR, plain))
+    assert np.isfinite(twice).all() and np.isfinite(once).all()
 
 
 def test_windows_cover_the_clip():

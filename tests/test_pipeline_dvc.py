@@ -23,7 +23,7 @@ def test_every_stage_writes_its_outputs(repo):
                  "models/style_encoder.pt", "metrics/data.json", "metrics/speech.json", "metrics/content.json", "metrics/style.json",
                  "metrics/content_curves.csv", "metrics/style_curves.csv", "plots/style/tsne.png", "plots/style/confusion.png",
                  "models/judges/asr.pt", "models/judges/hiphop.json", "metrics/judges.json", "metrics/judges_curves.csv",
-                 "models/style_targets.pt", "metrics/generation.json"]:
+                 "models/style_targets.pt", "metrics/generation.json", "samples/clips.csv", "reports/index.html"]:
         assert (repo / path).is_file() and (repo / path).stat().st_size > 0, path
     data = json.loads((repo / "metrics/data.json").read_text())
     assert data["music"]["broken_clips_skipped"] == 2  # the corpus's missing and corrupt clips
@@ -49,6 +49,21 @@ def test_every_stage_writes_its_outputs(repo):
     samples = sorted((repo / "samples").glob("*.wav"))
     assert len(samples) == 2 and len(list((repo / "samples/baseline").glob("*.wav"))) == 2
     assert len(list((repo / "plots/generate").glob("*.png"))) == 2
+    listed = pd.read_csv(repo / "samples/clips.csv", dtype=str)
+    assert sorted(listed["utt_id"] + ".wav") == [p.name for p in samples]
+    assert all((repo / p).is_file() for p in listed["input"]) and set(listed["condition"]) == {"seen", "unseen"}
+    assert len(list((repo / "reports/assets/audio").glob("*.wav"))) == 6  # input, ours, baseline per clip
+
+
+def test_the_report_page_works_in_headless_chromium(repo, tmp_path):
+    """The page `dvc repro` built, in a real browser (tests/test_report.py checks it in detail)."""
+    from browser_check import assert_page_works, chromium_path
+
+    repo, _ = repo
+    if chromium_path() is None:
+        pytest.skip("no chromium binary found (install Debian's `chromium`; .ci/run does when it can)")
+    seen = assert_page_works(repo / "reports/index.html", tmp_path / "report.png", chromium_path())
+    assert len(seen["audio"]) == 6
 
 
 def test_each_stage_logged_one_mlflow_run_to_the_repo_store(repo):
@@ -66,12 +81,20 @@ def test_each_stage_logged_one_mlflow_run_to_the_repo_store(repo):
     artifacts = {a.path for a in mlflow.artifacts.list_artifacts(run_id=evaluate.info.run_id)}
     assert {"tsne.png", "confusion.png", "style.json"} <= artifacts
     assert evaluate.info.artifact_uri.startswith((repo / "mlartifacts").resolve().as_uri())
+    # one `dvc repro`, one group; every run names the commit it ran on
+    assert len({r.data.tags["run_group"] for r in runs}) == 1 and runs[0].data.tags["run_group"].startswith("dvc-")
+    head = run(["git", "rev-parse", "HEAD"], repo, _).strip()
+    assert all(r.data.tags["git_commit"] == head == r.data.tags["mlflow.source.git.commit"] for r in runs)
+    generate = next(r for r in runs if r.data.tags["dvc_stage"] == "generate")
+    samples = {a.path for a in mlflow.artifacts.list_artifacts(run_id=generate.info.run_id, artifact_path="samples")}
+    assert {f"samples/{p.name}" for p in (repo / "samples").glob("*.wav")} <= samples
+    assert len(mlflow.artifacts.list_artifacts(run_id=generate.info.run_id, artifact_path="generate")) == 2  # the plots
 
 
 def test_outputs_stay_out_of_git_and_the_rerun_is_a_no_op(repo):
     repo, env = repo
     ignored = run(["git", "status", "--porcelain", "--ignored"], repo, env)
-    for path in ("mlflow.db", "mlartifacts/", "data/", "models/", "plots/", "samples/"):
+    for path in ("mlflow.db", "mlartifacts/", "data/", "models/", "plots/", "samples/", "reports/"):
         assert f"!! {path}" in ignored, path
     assert "Data and pipelines are up to date" in run(["dvc", "status"], repo, env)
     assert "didn't change, skipping" in run(["dvc", "repro"], repo, env)
@@ -84,8 +107,20 @@ def test_forced_reruns_are_byte_identical(repo):
     before = {p: (repo / p).read_bytes() for p in ("data/subset.csv", "models/content_encoder.pt", "models/style_encoder.pt",
                                                     "metrics/style.json", "models/judges/asr.pt", "models/judges/hiphop.json",
                                                     "metrics/judges_curves.csv", "models/style_targets.pt",
-                                                    *[p.relative_to(repo) for p in sorted((repo / "samples").rglob("*.wav"))])}
+                                                    *[p.relative_to(repo) for p in sorted((repo / "samples").rglob("*.wav"))],
+                                                    *[p.relative_to(repo) for p in sorted((repo / "reports").rglob("*.*"))])}
     run(["dvc", "repro", "--force", "--single-item", "build_subset", "cut_clips", "pretrain_content", "train_style",
-         "evaluate_style", "train_judges", "style_targets", "generate"], repo, env)
+         "evaluate_style", "train_judges", "style_targets", "generate", "report"], repo, env)
     assert "Data and pipelines are up to date" in run(["dvc", "status"], repo, env)
     assert before == {p: (repo / p).read_bytes() for p in before}
+    # the second `dvc repro` is a group of its own
+    import mlflow
+
+    mlflow.set_tracking_uri(f"sqlite:///{repo / 'mlflow.db'}")
+    runs = mlflow.search_runs(experiment_names=["fake-rapper-helper"], output_format="list")
+    groups = {}
+    for r in sorted(runs, key=lambda r: r.info.start_time):
+        groups.setdefault(r.data.tags["run_group"], set()).add(r.data.tags["dvc_stage"])
+    first, second = groups.values()
+    assert len(groups) == 2 and second == {"build_subset", "cut_clips", "pretrain_content", "train_style",
+                                            "evaluate_style", "train_judges", "style_targets", "generate"} < first

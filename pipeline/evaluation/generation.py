@@ -54,20 +54,28 @@ def tempo_and_beat_strength(samples: np.ndarray, sample_rate: int) -> tuple[floa
 
 @dataclass
 class ClipScores:
-    """Per clip (N,): character edits and reference lengths, p(hip-hop), tempo, beat strength."""
+    """Per clip (N,): character edits and reference lengths, p(hip-hop), tempo, beat strength, and
+    what the ASR judge heard (N strings)."""
     edits: np.ndarray
     characters: np.ndarray
     hiphop: np.ndarray
     tempo: np.ndarray
     beat_strength: np.ndarray
+    heard: list[str]
+
+    @property
+    def cer(self) -> np.ndarray:
+        """(N,) each clip's own character error rate."""
+        return self.edits / np.maximum(self.characters, 1)
 
 
 def score_clips(judges, waveforms: list[np.ndarray], transcripts: list[str], sample_rate: int) -> ClipScores:
-    edits = [char_edits(t, judges.transcribe(w)) for w, t in zip(waveforms, transcripts)]
+    heard = [judges.transcribe(w) for w in waveforms]
+    edits = [char_edits(t, h) for t, h in zip(transcripts, heard)]
     rhythm = np.array([tempo_and_beat_strength(w, sample_rate) for w in waveforms])
     return ClipScores(np.array(edits), np.array([len(t) for t in transcripts]),
                       np.asarray(judges.hiphop_probability(waveforms, sample_rate), dtype=float),
-                      rhythm[:, 0], rhythm[:, 1])
+                      rhythm[:, 0], rhythm[:, 1], heard)
 
 
 def pooled_cer(edits: np.ndarray, characters: np.ndarray):

@@ -18,8 +18,9 @@ import torch  # noqa: E402
 from pipeline.audio import load_audio, save_audio  # noqa: E402
 from pipeline.config import GenerateConfig  # noqa: E402
 from pipeline.errors import UserError  # noqa: E402
-from pipeline.evaluation.generation import as_input_floor, frechet_distance, score_clips, summarise  # noqa: E402
+from pipeline.evaluation.generation import ClipScores, as_input_floor, frechet_distance, score_clips, summarise  # noqa: E402
 from pipeline.evaluation.figures import save_figure  # noqa: E402
+from pipeline.fileio import write_csv  # noqa: E402
 from pipeline.generation.generator import Generated, Generator, default_beat  # noqa: E402
 from pipeline.models.style_encoder import embed  # noqa: E402
 from pipeline.training.content import unseen_speaker_mask  # noqa: E402
@@ -80,11 +81,28 @@ def style_embeddings(generator: Generator, waveforms: list[np.ndarray]) -> np.nd
                           for w in waveforms]).numpy()
 
 
+def clip_table(utterances: pd.DataFrame, per_clip: dict[str, ClipScores]) -> pd.DataFrame:
+    """One row per converted clip: ids, the input file and transcript, where its outputs are
+    (relative to the samples folder), and per scored set (input, method, baseline) what the ASR
+    judge heard, that clip's CER and p(hip-hop)."""
+    table = pd.DataFrame({"utt_id": utterances["utt_id"], "speaker": utterances["speaker"],
+                          "condition": utterances["condition"], "input": utterances["path"],
+                          "transcript": utterances["transcript"],
+                          "method": [f"{u}.wav" for u in utterances["utt_id"]],
+                          "baseline": [f"baseline/{u}.wav" for u in utterances["utt_id"]]})
+    for name, scores in per_clip.items():
+        table[f"{name}_heard"] = scores.heard
+        table[f"{name}_cer"] = np.round(scores.cer, 6)
+        table[f"{name}_hiphop_probability"] = np.round(scores.hiphop, 6)
+    return table
+
+
 def run_heldout(utterances: pd.DataFrame, generator: Generator, judges, reference: Reference, config: GenerateConfig,
                 seed: int, samples: Path, plots: Path, on_clip=None) -> dict:
     """Convert every utterance with `config.method` (-> samples/<utt_id>.wav) and
     `config.baseline` (-> samples/baseline/<utt_id>.wav), plot input / output / baseline
-    spectrograms (-> plots/<utt_id>.png), read the WAVs back and score them. Returns the metrics.
+    spectrograms (-> plots/<utt_id>.png), read the WAVs back and score them; list the clips with
+    their inputs and per-clip scores in samples/clips.csv (what the report shows). Returns the metrics.
     `on_clip(utt_id, {run: Generated})` is called after each clip (MLflow curves)."""
     rate = generator.front_end.sample_rate
     frames_per_second = rate / generator.front_end.hop_length
@@ -107,15 +125,16 @@ def run_heldout(utterances: pd.DataFrame, generator: Generator, judges, referenc
         if on_clip:
             on_clip(row.utt_id, results)
     conditions, transcripts = utterances["condition"].to_numpy(), list(utterances["transcript"])
-    summary = {}
+    summary, per_clip = {}, {}
     for run in RUNS:
-        scores = score_clips(judges, written[run], transcripts, rate)
+        scores = per_clip[run] = score_clips(judges, written[run], transcripts, rate)
         summary[run] = {**summarise(scores, conditions, config.bootstrap_resamples, seed),
                         "style_distance": frechet_distance(style_embeddings(generator, written[run]), reference.embeddings),
                         "spectral_convergence": float(np.mean(stats[run]["convergence"])),
                         "seconds_per_clip": float(np.mean(stats[run]["seconds"]))}
-    floor = as_input_floor(summarise(score_clips(judges, speech_waves, transcripts, rate), conditions,
-                                     config.bootstrap_resamples, seed))
+    per_clip["input"] = score_clips(judges, speech_waves, transcripts, rate)
+    floor = as_input_floor(summarise(per_clip["input"], conditions, config.bootstrap_resamples, seed))
+    write_csv(samples / "clips.csv", clip_table(utterances, per_clip))
     ceiling = np.asarray(judges.hiphop_probability(reference.waveforms, rate), dtype=float)
     metrics = {**summary["method"], **{k: v for k, v in floor.items() if k != "ci95"}}
     metrics["ci95"] = {**summary["method"]["ci95"], **floor["ci95"]}

@@ -2,7 +2,8 @@
 `hiphop_probability` is not the style encoder grading its own space. Never used in any loss.
 
 Features of one clip (`clip_features`; deterministic, one fixed-length vector for any length):
-the waveform scaled to a fixed RMS (loudness never decides), then from one STFT (`n_fft`,
+the waveform scaled to a fixed RMS (loudness never decides) and passed through the corpus's codec
+(`codec`: MP3 at 32 kbit/s, so the codec never decides either), then from one STFT (`n_fft`,
 `hop_length`): means and standard deviations over frames of `n_mfcc` MFCCs, 12 chroma bins and
 7 spectral-contrast bands; onset strength (mean, standard deviation, peak over mean); tempo
 (librosa's estimate); and the onset envelope's normalised autocorrelation (its peak within
@@ -15,12 +16,14 @@ settings, the feature names and the fitted parameters of the sklearn pipeline (r
 from __future__ import annotations
 
 import functools
+import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import librosa
 import numpy as np
+import soundfile as sf
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
@@ -43,14 +46,37 @@ def feature_names(cfg: HiphopFeatureConfig) -> list[str]:
             + ["onset_mean", "onset_std", "onset_peak_ratio", "tempo_bpm", "onset_ac_peak", "onset_ac_peak_bpm"])
 
 
+def rms_of(y: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.square(y, dtype=np.float64))))
+
+
+def to_rms(y: np.ndarray) -> np.ndarray:
+    """`y` scaled to TARGET_RMS (silence left as it is)."""
+    rms = rms_of(y)
+    return y * np.float32(TARGET_RMS / rms) if rms > SILENCE_RMS else y
+
+
+def codec_round_trip(y: np.ndarray, sample_rate: int, cfg: HiphopFeatureConfig) -> np.ndarray:
+    """`y` encoded with `cfg.codec` and decoded again, in memory (libsndfile's MP3 writer, as
+    the corpus is written); `none` returns it unchanged. Peaks are kept below full scale first."""
+    if cfg.codec == "none":
+        return y
+    peak = float(np.max(np.abs(y))) if len(y) else 0.0
+    scale = 0.99 / peak if peak > 0.99 else 1.0
+    buffer = io.BytesIO()
+    sf.write(buffer, y * np.float32(scale), sample_rate, format="MP3", subtype="MPEG_LAYER_III",
+             bitrate_mode=cfg.mp3_bitrate_mode.upper(), compression_level=cfg.mp3_compression_level)
+    buffer.seek(0)
+    decoded, _ = sf.read(buffer, dtype="float32")
+    return decoded / np.float32(scale)
+
+
 def clip_features(samples: np.ndarray, sample_rate: int, cfg: HiphopFeatureConfig) -> np.ndarray:
     """Mono samples (n,) at `sample_rate` -> (len(feature_names(cfg)),) float64."""
     y = np.asarray(samples, dtype=np.float32)
     if len(y) < cfg.n_fft:
         y = np.pad(y, (0, cfg.n_fft - len(y)))
-    rms = float(np.sqrt(np.mean(np.square(y, dtype=np.float64))))
-    if rms > SILENCE_RMS:
-        y = y * np.float32(TARGET_RMS / rms)
+    y = to_rms(codec_round_trip(to_rms(y), sample_rate, cfg))
     magnitude = np.abs(librosa.stft(y, n_fft=cfg.n_fft, hop_length=cfg.hop_length))
     power = magnitude ** 2
     log_mel = librosa.power_to_db(librosa.feature.melspectrogram(S=power, sr=sample_rate, n_mels=cfg.n_mels))

@@ -20,9 +20,10 @@ import torch
 import torchaudio
 
 from pipeline.audio import FrontEnd, load_audio
-from pipeline.config import ContentConfig, ContentModelConfig, ContentTrainConfig, SpecAugmentConfig
+from pipeline.config import ContentConfig, ContentModelConfig, DistributedConfig, ContentTrainConfig, SpecAugmentConfig
 from pipeline.data.augment import MusicBank, SpeechAugment, with_music
 from pipeline.devices import pick_device
+from pipeline.distributed import DataParallel
 from pipeline.parallel import fork_pool
 from pipeline.errors import UserError
 from pipeline.models.content_encoder import ContentEncoder, encode_text, freeze, greedy_decode
@@ -162,18 +163,24 @@ def train_content_encoder(train: Utterances, dev: Utterances, front_end: FrontEn
                           cfg: ContentTrainConfig, seed: int, device: torch.device,
                           on_epoch: Callable[[dict], None] | None = None,
                           build_model: Callable[[], torch.nn.Module] | None = None,
-                          epoch_data: Callable[[int], Utterances] | None = None) -> tuple[ContentEncoder, list[dict], int]:
+                          epoch_data: Callable[[int], Utterances] | None = None,
+                          parallel: DataParallel | None = None) -> tuple[ContentEncoder, list[dict], int]:
     """Train from scratch. Returns the model with its best-dev-CER weights (frozen, eval mode),
     one curve row per epoch (epoch, train_loss, dev_cer, dev_wer, lr) and the epoch kept (ties:
     the earlier). `on_epoch` gets each row plus the epoch's wall seconds. `build_model` (called
     after seeding) makes another CTC recogniser with the same `forward(spectrogram, lengths) ->
     (log_probs, out_lengths)` contract, trained by the same loop (the ASR judge); default: a
     ContentEncoder from `model_cfg`. `epoch_data(epoch)` gives the train set an epoch sees (the
-    utterances augmented afresh, `SpeechData.train_epoch`); default: `train` every epoch."""
+    utterances augmented afresh, `SpeechData.train_epoch`); default: `train` every epoch.
+    `parallel` (under torchrun): every rank draws the same batches from the same seed and trains
+    on its slice of each inside DDP; the curves' train_loss is the ranks' mean; every rank scores
+    dev on the same (synchronised) weights."""
+    parallel = parallel or DataParallel.single(device)
     seed_everything(seed)
     rng = np.random.default_rng(seed)
-    model = (build_model() if build_model else ContentEncoder(front_end, model_cfg)).to(device)
-    optimizer = adamw(model, cfg.lr, cfg.weight_decay)
+    net = (build_model() if build_model else ContentEncoder(front_end, model_cfg)).to(device)
+    model = parallel.wrap(net)  # `net` itself in a plain run
+    optimizer = adamw(net, cfg.lr, cfg.weight_decay)
     steps_per_epoch = math.ceil(len(train) / cfg.batch_size)
     schedule = one_cycle(optimizer, cfg.lr, steps_per_epoch * cfg.epochs, cfg.warmup_fraction, cfg.final_lr_fraction,
                          cfg.cycle_momentum)
@@ -185,7 +192,7 @@ def train_content_encoder(train: Utterances, dev: Utterances, front_end: FrontEn
             train = epoch_data(epoch)
         model.train()
         shortest_first = epoch == 1 and cfg.sortagrad
-        for index in length_batches(train.frames, cfg.batch_size, cfg.bucket_frames, rng, shortest_first):
+        for index in parallel.shard(length_batches(train.frames, cfg.batch_size, cfg.bucket_frames, rng, shortest_first)):
             specs, lengths, targets, target_lengths = collate(train, index, device)
             if cfg.spec_augment:
                 specs = spec_augment(specs, cfg.spec_augment)
@@ -199,16 +206,16 @@ def train_content_encoder(train: Utterances, dev: Utterances, front_end: FrontEn
             optimizer.step()
             schedule.step()
             losses.append(loss.item())
-        scores = evaluate(model, dev, cfg.eval_batch_size, device)
-        row = {"epoch": epoch, "train_loss": round(float(np.mean(losses)), 6), "dev_cer": round(scores["cer"], 6),
+        scores = evaluate(net, dev, cfg.eval_batch_size, device)
+        row = {"epoch": epoch, "train_loss": round(parallel.mean(float(np.mean(losses))), 6), "dev_cer": round(scores["cer"], 6),
                "dev_wer": round(scores["wer"], 6), "lr": round(lr, 8)}
         curves.append(row)  # no timings in the curves: they are an output and must not vary
         if on_epoch:
             on_epoch({**row, "epoch_seconds": round(time.perf_counter() - started, 2)})
         if scores["cer"] < best_cer:
-            best_cer, best_state, best_epoch = scores["cer"], copy.deepcopy(model.state_dict()), epoch
-    model.load_state_dict(best_state)
-    return freeze(model), curves, best_epoch
+            best_cer, best_state, best_epoch = scores["cer"], copy.deepcopy(net.state_dict()), epoch
+    net.load_state_dict(best_state)
+    return freeze(net), curves, best_epoch
 
 
 def unseen_speaker_mask(test: pd.DataFrame, train: pd.DataFrame) -> np.ndarray:
@@ -270,11 +277,12 @@ class SpeechData:
         return Utterances(specs, self.train.targets, self.train.transcripts, self.train.speakers)
 
     def train_model(self, device: torch.device, on_epoch: Callable[[dict], None] | None = None,
-                    build_model: Callable[[], torch.nn.Module] | None = None, seed: int | None = None):
+                    build_model: Callable[[], torch.nn.Module] | None = None, seed: int | None = None,
+                    parallel: DataParallel | None = None):
         """`train_content_encoder` on this data (the model from `build_model`, else a content encoder)."""
         return train_content_encoder(self.train, self.dev, self.front_end, self.cfg.model, self.cfg.train,
                                      self.seed if seed is None else seed, device, on_epoch, build_model,
-                                     self.train_epoch if self.augment else None)
+                                     self.train_epoch if self.augment else None, parallel)
 
     def test_metrics(self, model: torch.nn.Module, device: torch.device) -> dict:
         """CER / WER / count on the test split, each condition (clean and each music SNR) scored
@@ -313,18 +321,22 @@ def _augment_chunk(indices: np.ndarray) -> list[torch.Tensor]:
 
 def pretrain_content(speech: pd.DataFrame, front_end: FrontEnd, cfg: ContentConfig, seed: int,
                      on_epoch: Callable[[dict], None] | None = None,
-                     music_clips: pd.DataFrame | None = None) -> tuple[ContentEncoder, dict, list[dict], float]:
+                     music_clips: pd.DataFrame | None = None, distributed: DistributedConfig | None = None
+                     ) -> tuple[ContentEncoder, dict, list[dict], float]:
     """The whole `pretrain_content` job on a speech manifest (utt_id, path, transcript, speaker,
     split, seconds) and, for augmentation and the music-underneath test, the music clips manifest:
     load, train, pick the best dev epoch, score test. Returns (frozen model, metrics, curves,
     seconds to load and train). The seconds stay out of the metrics, which must not change from
-    run to run. Test speakers absent from train are the "unseen speaker" set."""
+    run to run. Test speakers absent from train are the "unseen speaker" set. `distributed`: the
+    params section, acted on under torchrun (`pipeline.distributed`); every rank returns the same
+    model and metrics, and only rank 0 should write them."""
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    device = pick_device(cfg.device, "content.device")
+    parallel = DataParallel(distributed, pick_device(cfg.device, "content.device"))
+    device = parallel.device
     started = time.perf_counter()
     data = SpeechData(speech, front_end, cfg, seed, music_clips)
-    model, curves, best_epoch = data.train_model(device, on_epoch)
+    model, curves, best_epoch = data.train_model(device, on_epoch, parallel=parallel)
     train_seconds = time.perf_counter() - started
     best = curves[best_epoch - 1]
     metrics = {"dev_cer": best["dev_cer"], "dev_wer": best["dev_wer"], **data.test_metrics(model, device)}

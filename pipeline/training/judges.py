@@ -17,8 +17,9 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 from pipeline.audio import FrontEnd, load_audio
-from pipeline.config import ContentConfig, HiphopJudgeConfig, JudgesConfig
+from pipeline.config import ContentConfig, DistributedConfig, HiphopJudgeConfig, JudgesConfig
 from pipeline.devices import pick_device
+from pipeline.distributed import DataParallel
 from pipeline.errors import UserError
 from pipeline.judges.asr import AsrJudge
 from pipeline.judges.hiphop import HiphopJudge, feature_matrix, fit_hiphop_judge
@@ -33,18 +34,19 @@ def judge_speech_config(content: ContentConfig, cfg: JudgesConfig) -> ContentCon
 
 
 def train_asr_judge(speech: pd.DataFrame, music_clips: pd.DataFrame, front_end: FrontEnd, content: ContentConfig,
-                    cfg: JudgesConfig, seed: int, on_epoch: Callable[[dict], None] | None = None
-                    ) -> tuple[AsrJudge, dict, list[dict], float]:
+                    cfg: JudgesConfig, seed: int, on_epoch: Callable[[dict], None] | None = None,
+                    distributed: DistributedConfig | None = None) -> tuple[AsrJudge, dict, list[dict], float]:
     """Speech manifest (+ the music clips for augmentation and the music test) -> (frozen judge on
     the CPU, metrics, per-epoch curves, wall seconds of loading + training). Data, loop and test
     conditions are the content encoder's (`SpeechData` from the pipeline's `seed`: the very test
     mixtures the content encoder is scored on); the judge's own seed (`judges.seed`) drives its
-    initialisation and batches."""
-    device = pick_device(cfg.device, "judges.device")
+    initialisation and batches. `distributed`: data-parallel under torchrun, as `pretrain_content`."""
+    parallel = DataParallel(distributed, pick_device(cfg.device, "judges.device"))
+    device = parallel.device
     started = time.perf_counter()
     data = SpeechData(speech, front_end, judge_speech_config(content, cfg), seed, music_clips)
     model, curves, best_epoch = data.train_model(device, on_epoch, build_model=lambda: AsrJudge(front_end, cfg.asr.model),
-                                                 seed=cfg.seed)
+                                                 seed=cfg.seed, parallel=parallel)
     seconds = time.perf_counter() - started
     best = curves[best_epoch - 1]
     metrics = {"dev_cer": best["dev_cer"], "dev_wer": best["dev_wer"], **data.test_metrics(model, device),
@@ -115,16 +117,18 @@ def train_hiphop_judge(clips: pd.DataFrame, speech: pd.DataFrame, anchor: str, c
 
 # --- the stage's job -----------------------------------------------------------------------------
 def train_judges(speech: pd.DataFrame, clips: pd.DataFrame, front_end: FrontEnd, content: ContentConfig,
-                 cfg: JudgesConfig, anchor: str, seed: int, on_epoch: Callable[[dict], None] | None = None
-                 ) -> tuple[AsrJudge, HiphopJudge, dict, list[dict]]:
+                 cfg: JudgesConfig, anchor: str, seed: int, on_epoch: Callable[[dict], None] | None = None,
+                 distributed: DistributedConfig | None = None) -> tuple[AsrJudge, HiphopJudge, dict, list[dict]]:
     """Both judges -> (ASR judge, hip-hop judge, metrics, the ASR judge's per-epoch curves).
     Metrics: `asr` and `hiphop` (deterministic for the params) and `seconds` (wall times, the one
-    part that varies run to run)."""
+    part that varies run to run). `distributed`: the ASR judge data-parallel under torchrun (the
+    hip-hop judge, a small sklearn fit, is fitted by every rank alike)."""
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     started = time.perf_counter()
     hiphop, hiphop_metrics = train_hiphop_judge(clips, speech, anchor, cfg, front_end.sample_rate)
     hiphop_seconds = time.perf_counter() - started
-    asr, asr_metrics, curves, asr_seconds = train_asr_judge(speech, clips, front_end, content, cfg, seed, on_epoch)
+    asr, asr_metrics, curves, asr_seconds = train_asr_judge(speech, clips, front_end, content, cfg, seed, on_epoch,
+                                                            distributed)
     seconds = {"asr_train": round(asr_seconds, 1), "hiphop_fit_and_score": round(hiphop_seconds, 1)}
     return asr, hiphop, {"asr": asr_metrics, "hiphop": hiphop_metrics, "seconds": seconds}, curves

@@ -16,10 +16,11 @@ import numpy as np
 import torch
 
 from pipeline.audio import FrontEnd
-from pipeline.config import StyleConfig
+from pipeline.config import DistributedConfig, StyleConfig
 from pipeline.data.segments import Segments, random_crops
 from pipeline.data.triplets import TripletSampler
 from pipeline.devices import pick_device
+from pipeline.distributed import DataParallel
 from pipeline.losses import TripletLoss, triplet_scores
 from pipeline.models.style_encoder import StyleEncoder, embed
 from pipeline.seeding import seed_everything
@@ -36,29 +37,42 @@ def _masks(genres: np.ndarray, tracks: np.ndarray, anchors, positives, negatives
 
 
 def triplet_step(model: StyleEncoder, loss_fn: TripletLoss, train: Segments, sampler: TripletSampler,
-                 anchors: np.ndarray, negatives_per_anchor: int, crop_frames: int, rng: np.random.Generator) -> torch.Tensor:
+                 anchors: np.ndarray, negatives_per_anchor: int, crop_frames: int, rng: np.random.Generator,
+                 part: np.ndarray | None = None) -> torch.Tensor:
     """One batched forward: complete the anchors' triplets, crop, embed all B (2 + K) segments at
-    once, return the loss (backward is the caller's)."""
+    once, return the loss (backward is the caller's). `part` (data-parallel ranks): positions of
+    the triplets this rank embeds; the whole batch is still drawn and cropped, so `rng` moves
+    alike on every rank, and the loss mines within this rank's triplets only."""
     positives, negatives = sampler.complete(anchors, negatives_per_anchor, rng)
     indices = np.concatenate([anchors, positives, negatives.reshape(-1)])
     device = next(model.parameters()).device  # segments stay in host memory; only the crops move
-    emb = model(random_crops(train.spectrograms, indices, crop_frames, rng).to(device))
+    crops = random_crops(train.spectrograms, indices, crop_frames, rng)
+    if part is not None:
+        k, b = negatives_per_anchor, len(anchors)
+        rows = np.concatenate([part, b + part, 2 * b + (part[:, None] * k + np.arange(k)).reshape(-1)])
+        crops, anchors, positives, negatives = crops[torch.from_numpy(rows)], anchors[part], positives[part], negatives[part]
+    emb = model(crops.to(device))
     b = len(anchors)
     positive_ok, negative_ok = (m.to(device) for m in _masks(train.genres, train.tracks, anchors, positives, negatives))
     return loss_fn(emb[:b], emb[b:2 * b], emb[2 * b:].reshape(b, negatives_per_anchor, -1), positive_ok, negative_ok)
 
 
 def train_style_encoder(train: Segments, valid: Segments | None, style: StyleConfig, front_end: FrontEnd, seed: int,
-                        on_epoch=None) -> tuple[StyleEncoder, list[dict], int]:
+                        on_epoch=None, distributed: DistributedConfig | None = None) -> tuple[StyleEncoder, list[dict], int]:
     """Train from the `style` params section on `style.device`. Returns the best-on-valid model
     (eval mode, on the CPU), one curve row per epoch and the epoch kept. With no valid split
     (`valid` None: a tiny corpus) the last epoch is kept and the valid columns are NaN.
-    `on_epoch(row: dict)` is called after each epoch (MLflow logging)."""
+    `on_epoch(row: dict)` is called after each epoch (MLflow logging). `distributed` (under
+    torchrun): every rank draws the same batches and triplets, embeds its slice of the triplets
+    inside DDP (batch-hard mining within the slice, so not the single-process loss), and scores
+    valid on the same synchronised weights; train_loss is the ranks' mean."""
+    parallel = DataParallel(distributed, pick_device(style.device, "style.device"))
+    device = parallel.device
     seed_everything(seed)
     rng = np.random.default_rng(seed)
     loss_fn = TripletLoss.from_params(style)
-    device = pick_device(style.device, "style.device")
     model = StyleEncoder.from_params(style, front_end).to(device)
+    trained = parallel.wrap(model)  # `model` itself in a plain run
     train_sampler = TripletSampler(train.genres, train.tracks, style.anchor_genre)
     if valid is not None:
         valid_sampler = TripletSampler(valid.genres, valid.tracks, style.anchor_genre, same_track_fallback=True)
@@ -71,11 +85,14 @@ def train_style_encoder(train: Segments, valid: Segments | None, style: StyleCon
                          style.cycle_momentum)
     rows, best, best_state, best_epoch = [], None, None, None
     for epoch in range(1, style.epochs + 1):
-        model.train()
+        trained.train()
         losses = []
         for anchors in train_sampler.epoch(style.batch_size, rng, style.other_anchors):
-            loss = triplet_step(model, loss_fn, train, train_sampler, anchors, style.negatives_per_anchor,
-                                style.crop_frames, rng)
+            part = parallel.shard([np.arange(len(anchors))]) if parallel.active else None
+            if part is not None and not part:
+                continue  # fewer triplets than ranks: DataParallel.shard drops such a batch on every rank
+            loss = triplet_step(trained, loss_fn, train, train_sampler, anchors, style.negatives_per_anchor,
+                                style.crop_frames, rng, part[0] if part else None)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -86,7 +103,7 @@ def train_style_encoder(train: Segments, valid: Segments | None, style: StyleCon
             valid_emb = embed(model, valid.spectrograms, style.evaluation.batch_size)
             accuracy, hinge = triplet_scores(valid_emb, valid_triplets, loss_fn.distance, loss_fn.margin)
             genre_accuracy, _ = triplet_scores(valid_emb, valid_genre_triplets, loss_fn.distance, loss_fn.margin)
-        row = {"epoch": epoch, "train_loss": round(float(np.mean(losses)), 6), "valid_triplet_accuracy": round(accuracy, 6),
+        row = {"epoch": epoch, "train_loss": round(parallel.mean(float(np.mean(losses))), 6), "valid_triplet_accuracy": round(accuracy, 6),
                "valid_genre_triplet_accuracy": round(genre_accuracy, 6), "valid_loss": round(hinge, 6),
                "q": round(model.q, 6)}
         rows.append(row)
