@@ -108,7 +108,9 @@ def test_forced_reruns_are_byte_identical(repo):
                                                     "metrics/style.json", "models/judges/asr.pt", "models/judges/hiphop.json",
                                                     "metrics/judges_curves.csv", "models/style_targets.pt",
                                                     *[p.relative_to(repo) for p in sorted((repo / "samples").rglob("*.wav"))],
-                                                    *[p.relative_to(repo) for p in sorted((repo / "reports").rglob("*.*"))])}
+                                                    # the page itself shows judges.json's wall-clock seconds: its assets must match
+                                                    *[p.relative_to(repo) for p in sorted((repo / "reports").rglob("*.*"))
+                                                      if p.name != "index.html"])}
     run(["dvc", "repro", "--force", "--single-item", "build_subset", "cut_clips", "pretrain_content", "train_style",
          "evaluate_style", "train_judges", "style_targets", "generate", "report"], repo, env)
     assert "Data and pipelines are up to date" in run(["dvc", "status"], repo, env)
