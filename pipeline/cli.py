@@ -4,7 +4,7 @@
   python -m pipeline download mtat --root DIR [--base-url URL]
   python -m pipeline transcribe FILE... [--model models/content_encoder.pt]
   python -m pipeline generate SPEECH -o OUT.wav [--style REF ...] [--beat INSTRUMENTAL] [--seed N]
-                              [--steps N] [--style-weight W] [--models DIR]
+                              [--steps N] [--style-weight W] [--flow none|beat] [--models DIR]
   python -m pipeline check-metrics --committed DIR [--reproduced metrics] [--tolerances metrics/tolerances.yaml]
 """
 from __future__ import annotations
@@ -100,7 +100,8 @@ def _generate(args) -> int:
     speech = load_clip(args.speech, rate)
     beat = load_clip(args.beat, rate) if args.beat else None
     references = [load_clip(p, rate) for p in args.style or []]
-    overrides = {k: v for k, v in (("steps", args.steps), ("style_weight", args.style_weight)) if v is not None}
+    overrides = {k: v for k, v in (("steps", args.steps), ("style_weight", args.style_weight), ("flow", args.flow))
+                 if v is not None}
     method = parse(GenerationMethodConfig, {**to_dict(config.method), **overrides}, "generate.method")
     if config.threads:
         torch.set_num_threads(config.threads)
@@ -113,12 +114,15 @@ def _generate(args) -> int:
         generator.targets = dataclasses.replace(statistics, beats=generator.targets.beats)
     if method.init == "mix" and beat is None:
         raise UserError("generate.method.init is mix but no beat: pass --beat INSTRUMENTAL")
+    if method.flow == "beat" and beat is None and config.flow.bpm is None:
+        raise UserError("--flow beat needs a beat to follow: pass --beat INSTRUMENTAL or set generate.flow.bpm")
     result = generator.generate(speech, method, args.seed, beat=beat, progress=True)
     try:
         save_audio(output, result.waveform, rate)
     except OSError as err:
         raise UserError(f"cannot write {output}: {err.strerror or err}") from None
-    print(f"wrote {output} ({len(result.waveform) / rate:.2f} s, {result.seconds:.1f} s to generate)", file=sys.stderr)
+    print(f"wrote {output} ({len(result.waveform) / rate:.2f} s from {len(speech) / rate:.2f} s of speech, "
+          f"{result.seconds:.1f} s to generate)", file=sys.stderr)
     return 0
 
 
@@ -174,6 +178,9 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--steps", type=_non_negative(int), help="optimisation steps (default: generate.method.steps)")
     generate.add_argument("--style-weight", type=_non_negative(float),
                           help="Gram style weight (default: generate.method.style_weight)")
+    generate.add_argument("--flow", choices=["none", "beat"],
+                          help="beat: move the words' onsets onto the beat's grid first; the output may then be "
+                               "a little longer than the input (default: generate.method.flow)")
     generate.add_argument("--models", default="models", help="folder of the trained models")
     generate.set_defaults(run=_generate)
 

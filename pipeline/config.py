@@ -272,9 +272,26 @@ class GenerationMethodConfig:
     griffin_lim_iterations: int = knob(ge=1)
     griffin_lim_momentum: float = knob(ge=0, lt=1)
     random_phase: bool = False            # Griffin-Lim from random phase (the original) or zero phase
+    flow: Literal["none", "beat"] = "none"   # beat: onsets time-stretched onto the beat grid first
 
     def __post_init__(self):
         check(self.style_blocks, "style_blocks must name at least one block")
+
+
+@dataclass(frozen=True, kw_only=True)
+class FlowConfig:
+    """Beat-aligned flow (pipeline/generation/flow.py) and how beat alignment is measured."""
+    bpm: Optional[float] = knob(None, gt=0)   # grid tempo; null: librosa's estimate of the beat's
+    grid_per_beat: int = knob(ge=1)           # grid points a beat (2: eighth notes)
+    max_stretch: float = knob(gt=1)           # no segment stretched or squeezed past this factor
+    snap_seconds: float = knob(ge=0)          # an onset moves until it is this close to its grid point
+    onset_hop: int = knob(ge=16)              # librosa onset / beat analysis hop (samples)
+    onset_wait_seconds: float = knob(ge=0)    # onsets at least this far apart...
+    onset_delta: float = knob(ge=0)           # ...and this far above the envelope's local mean
+    stretch_n_fft: int = knob(ge=64)          # phase vocoder FFT size (hop: a quarter)
+    attack_seconds: float = knob(ge=0)        # kept as it is after each onset (never stretched)
+    crossfade_seconds: float = knob(ge=0)     # between pieces
+    tolerance_seconds: float = knob(gt=0)     # beat_alignment: an onset this close to the grid is on it
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -290,11 +307,24 @@ class GenerateConfig:
     loudness_lufs: float = knob(le=0)     # output loudness (ITU-R BS.1770)...
     peak_dbfs: float = knob(le=0)         # ...lowered further when its peak would pass this
     bootstrap_resamples: int = knob(ge=10)
+    flow: FlowConfig = knob()
     method: GenerationMethodConfig = knob()
     baseline: GenerationMethodConfig = knob()
 
     def __post_init__(self):
         check(self.overlap_seconds < self.window_seconds / 2, "overlap_seconds must be below window_seconds / 2")
+
+
+@dataclass(frozen=True, kw_only=True)
+class TradeoffConfig:
+    """The `tradeoff` stage's sweep: every style weight x flow on a few held-out utterances, the
+    rest of the method as `generate.method`."""
+    style_weights: tuple[float, ...] = knob(ge=0)
+    flows: tuple[Literal["none", "beat"], ...] = knob()
+    utterances: int = knob(ge=1)
+
+    def __post_init__(self):
+        check(self.style_weights and self.flows, "tradeoff needs at least one style weight and one flow")
 
 
 # --- data-parallel training (pipeline/distributed.py) ---------------------------------------
@@ -324,6 +354,7 @@ class Params:
     style: StyleConfig = knob()
     judges: JudgesConfig = knob()
     generate: GenerateConfig = knob()
+    tradeoff: TradeoffConfig = knob()
     distributed: DistributedConfig = knob()
 
     def __post_init__(self):

@@ -1,6 +1,6 @@
-"""DVC stage generate: held-out test utterances -> hip-hop-styled samples (the method, and the
-original's settings as the baseline, in the same run), input / output spectrogram images and
-metrics/generation.json scored by the judges on the written audio."""
+"""DVC stage generate: held-out test utterances -> hip-hop-styled samples (the method, the method
+under the other flow, and the original's settings as the baseline, in the same run), input /
+output spectrogram images and metrics/generation.json scored by the judges on the written audio."""
 import pandas as pd
 import torch
 
@@ -51,6 +51,9 @@ def main(argv: list[str] | None = None) -> int:
           f"baseline {base['content_cer']:.3f}); hiphop_probability {metrics['hiphop_probability']:.3f} "
           f"(input {metrics['input_hiphop_probability']:.3f}, reference {metrics['reference_hiphop_probability']:.3f}, "
           f"baseline {base['hiphop_probability']:.3f}); {metrics['seconds_per_clip']:.1f} s / clip")
+    for name, flow in metrics["flows"].items():
+        print(f"  flow {name}: beat_alignment {flow['beat_alignment']} (input {metrics['input_beat_alignment']}), "
+              f"content_cer {flow['content_cer']:.3f}, hiphop_probability {flow['hiphop_probability']:.3f}")
     return 0
 
 

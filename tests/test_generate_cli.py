@@ -106,6 +106,20 @@ def test_generate_same_seed_same_bytes_and_own_beat_and_style(project):
     assert written[0] == written[1] and written[2] != written[0]
 
 
+def test_generate_flow_beat_follows_the_beat_and_may_run_longer(project, capsys):
+    from conftest import click_track
+
+    sf.write(project / "beat.wav", click_track(6.0, bpm=92.0), RATE)
+    assert main(["generate", "speech.wav", "-o", "timed.wav", "--beat", "beat.wav", "--flow", "beat"]) == 0
+    samples, rate = sf.read(project / "timed.wav")
+    assert rate == RATE and len(samples) >= int(1.2 * RATE)
+    assert "s from 1.20 s of speech" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stopped:  # argparse: usage, then `error: argument --flow: invalid choice`
+        main(["generate", "speech.wav", "-o", "bad.wav", "--flow", "swing"])
+    assert stopped.value.code == 2 and "invalid choice: 'swing'" in capsys.readouterr().err
+    assert not (project / "bad.wav").exists()
+
+
 @pytest.mark.parametrize("case", ["missing", "non-audio", "empty", "silent", "short", "nan", "inf"])
 def test_transcribe_refuses_bad_audio_with_exit_2(project, capsys, case):
     path, fragment = bad_files(project)[case]

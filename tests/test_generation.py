@@ -165,3 +165,31 @@ def test_style_targets_round_trip_and_refuse_another_encoder(models, tmp_path):
     assert np.array_equal(loaded.beats[0].samples, targets.beats[0].samples) and loaded.beats[0].bpm == 90.0
     with pytest.raises(ValueError, match="another style encoder"):
         load_style_targets(tmp_path / "targets.pt", style.front_end, "0" * 32)
+
+
+def test_beat_flow_puts_the_words_on_the_beat_and_the_output_follows_their_length(models):
+    from pipeline.generation.flow import beat_alignment
+
+    generator = Generator(*models, CONFIG)
+    speech, beat = speech_like(3.0, seed=4), click_track(8.0, bpm=96.0)
+    plain = generator.generate(speech, method(steps=2, flow="none"), 0, beat=beat)
+    timed = generator.generate(speech, method(steps=2, flow="beat"), 0, beat=beat)
+    assert plain.grid is None and plain.speech is not None and len(plain.waveform) == len(speech)
+    assert abs(timed.grid.bpm - 96) < 2 and len(timed.waveform) == len(timed.speech) >= len(speech)
+    assert beat_alignment(timed.speech, RATE, timed.grid, CONFIG.flow) >= 0.8
+    assert beat_alignment(timed.speech, RATE, timed.grid, CONFIG.flow) > beat_alignment(speech, RATE, timed.grid,
+                                                                                        CONFIG.flow)
+    again = generator.generate(speech, method(steps=2, flow="beat"), 0, beat=beat)
+    assert again.waveform.tobytes() == timed.waveform.tobytes()
+
+
+def test_frechet_distance_is_zero_for_one_set_grows_with_a_shift_and_takes_a_single_clip():
+    from pipeline.evaluation.generation import frechet_distance
+
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((50, 4))
+    assert abs(frechet_distance(a, a)) < 1e-4
+    shift = np.array([3.0, 0, 0, 0])
+    assert abs(frechet_distance(a + shift, a) - 9.0) < 1e-3
+    one = frechet_distance(a[:1], a)  # a set of one: no spread, its distance is still defined
+    assert np.isfinite(one) and one > frechet_distance(a[:25], a)

@@ -46,13 +46,29 @@ def test_every_stage_writes_its_outputs(repo):
                 "style_distance", "tempo_bpm", "beat_strength", "spectral_convergence", "seconds_per_clip"):
         assert key in generation and (key in ("input_cer", "input_hiphop_probability", "reference_hiphop_probability")
                                       or key in generation["baseline"]), key
+    # both flows side by side, each with its CER and the words' beat alignment
+    assert generation["flow"] == "none" and set(generation["flows"]) == {"none", "beat"}
+    for flow in generation["flows"].values():
+        assert 0.0 <= flow["beat_alignment"] <= 1.0 and 0.0 <= flow["content_cer"]
+    assert generation["flows"]["none"]["content_cer"] == generation["content_cer"]
     samples = sorted((repo / "samples").glob("*.wav"))
     assert len(samples) == 2 and len(list((repo / "samples/baseline").glob("*.wav"))) == 2
+    assert len(list((repo / "samples/flow_beat").glob("*.wav"))) == 2
+    # the trade-off sweep: every style weight x flow, drawn as a DVC plot and on the page
+    tradeoff = pd.read_csv(repo / "metrics/tradeoff.csv")
+    assert list(tradeoff.columns) == ["style_weight", "flow", "content_cer", "hiphop_probability", "style_distance",
+                                      "beat_alignment"]
+    assert sorted(zip(tradeoff["flow"], tradeoff["style_weight"])) == [("beat", 0.0), ("beat", 1.0), ("none", 0.0),
+                                                                       ("none", 1.0)]
+    assert tradeoff.notna().all().all()
+    assert (repo / "reports/assets/figures/tradeoff.png").is_file()
+    plots = run(["dvc", "plots", "show", "--json", "metrics/tradeoff.csv"], repo, _)
+    assert "content_cer" in plots and "hiphop_probability" in plots
     assert len(list((repo / "plots/generate").glob("*.png"))) == 2
     listed = pd.read_csv(repo / "samples/clips.csv", dtype=str)
     assert sorted(listed["utt_id"] + ".wav") == [p.name for p in samples]
     assert all((repo / p).is_file() for p in listed["input"]) and set(listed["condition"]) == {"seen", "unseen"}
-    assert len(list((repo / "reports/assets/audio").glob("*.wav"))) == 6  # input, ours, baseline per clip
+    assert len(list((repo / "reports/assets/audio").glob("*.wav"))) == 8  # input, ours, baseline, other flow per clip
 
 
 def test_the_report_page_works_in_headless_chromium(repo, tmp_path):
@@ -63,7 +79,7 @@ def test_the_report_page_works_in_headless_chromium(repo, tmp_path):
     if chromium_path() is None:
         pytest.skip("no chromium binary found (install Debian's `chromium`; .ci/run does when it can)")
     seen = assert_page_works(repo / "reports/index.html", tmp_path / "report.png", chromium_path())
-    assert len(seen["audio"]) == 6
+    assert len(seen["audio"]) == 8
 
 
 def test_each_stage_logged_one_mlflow_run_to_the_repo_store(repo):
@@ -107,10 +123,11 @@ def test_forced_reruns_are_byte_identical(repo):
     before = {p: (repo / p).read_bytes() for p in ("data/subset.csv", "models/content_encoder.pt", "models/style_encoder.pt",
                                                     "metrics/style.json", "models/judges/asr.pt", "models/judges/hiphop.json",
                                                     "metrics/judges_curves.csv", "models/style_targets.pt",
+                                                    "metrics/tradeoff.csv",
                                                     *[p.relative_to(repo) for p in sorted((repo / "samples").rglob("*.wav"))],
                                                     *[p.relative_to(repo) for p in sorted((repo / "reports").rglob("*.*"))])}
     run(["dvc", "repro", "--force", "--single-item", "build_subset", "cut_clips", "pretrain_content", "train_style",
-         "evaluate_style", "train_judges", "style_targets", "generate", "report"], repo, env)
+         "evaluate_style", "train_judges", "style_targets", "generate", "tradeoff", "report"], repo, env)
     assert "Data and pipelines are up to date" in run(["dvc", "status"], repo, env)
     assert before == {p: (repo / p).read_bytes() for p in before}
     # the second `dvc repro` is a group of its own
@@ -123,4 +140,4 @@ def test_forced_reruns_are_byte_identical(repo):
         groups.setdefault(r.data.tags["run_group"], set()).add(r.data.tags["dvc_stage"])
     first, second = groups.values()
     assert len(groups) == 2 and second == {"build_subset", "cut_clips", "pretrain_content", "train_style",
-                                            "evaluate_style", "train_judges", "style_targets", "generate", "report"} < first
+                                            "evaluate_style", "train_judges", "style_targets", "generate", "tradeoff", "report"} < first

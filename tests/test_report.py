@@ -57,13 +57,15 @@ def fake_project(root: Path) -> ReportInputs:
         save_audio(root / "data/raw" / f"{utt}.flac", tone(1.0 + i, 220), RATE)
         save_audio(root / "samples" / f"{utt}.wav", tone(1.0 + i, 330), RATE)
         save_audio(root / "samples/baseline" / f"{utt}.wav", tone(1.0 + i, 440), RATE)
+        save_audio(root / "samples/flow_beat" / f"{utt}.wav", tone(1.2 + i, 330), RATE)
         tiny_png(root / "plots/generate" / f"{utt}.png", i)
         rows.append({"utt_id": utt, "speaker": utt.split("-")[0], "condition": condition, "input": f"data/raw/{utt}.flac",
                      "transcript": HOSTILE if i == 0 else "A PLAIN LINE", "method": f"{utt}.wav",
                      "baseline": f"baseline/{utt}.wav", "input_heard": "a plain line", "input_cer": 0.1,
                      "input_hiphop_probability": 0.01, "method_heard": "a pain lie", "method_cer": 0.3,
                      "method_hiphop_probability": 0.4, "baseline_heard": "a plain", "baseline_cer": 0.2,
-                     "baseline_hiphop_probability": 0.05})
+                     "baseline_hiphop_probability": 0.05, "flow_beat": f"flow_beat/{utt}.wav",
+                     "flow_beat_heard": "a plane line", "flow_beat_cer": 0.25, "flow_beat_hiphop_probability": 0.45})
     pd.DataFrame(rows).to_csv(root / "samples/clips.csv", index=False)
     pd.DataFrame({"style_weight": [0.0, 1.0, 10.0], "flow": [0.5] * 3, "content_cer": [0.1, 0.2, 0.5],
                   "hiphop_probability": [0.01, 0.2, 0.6], "style_distance": [80.0, 50.0, 30.0],
@@ -96,7 +98,7 @@ def project(tmp_path_factory) -> tuple[Path, ReportInputs]:
 def page(project) -> Path:
     root, inputs = project
     counts = build_report(inputs, root / "reports", root, RATE)
-    assert counts == {"clips": 2, "audio": 6, "images": 2 + 2 + 3 + 1}  # spectrograms, style, curves, trade-off
+    assert counts == {"clips": 2, "audio": 8, "images": 2 + 2 + 3 + 1}  # spectrograms, style, curves, trade-off
     return root / "reports/index.html"
 
 
@@ -107,7 +109,7 @@ def test_every_link_is_relative_and_inside_the_report_folder(page):
     parser.feed(page.read_text())
     folder = page.parent.resolve()
     files = [(tag, link) for tag, link in parser.links if not link.startswith(("#", "data:"))]
-    assert sum(tag == "audio" for tag, _ in files) == 6 and sum(tag == "img" for tag, _ in files) == 8
+    assert sum(tag == "audio" for tag, _ in files) == 8 and sum(tag == "img" for tag, _ in files) == 8
     for tag, link in files:
         assert "://" not in link and not link.startswith("/"), link
         target = (folder / unquote(link)).resolve()
@@ -231,6 +233,6 @@ def test_the_page_works_in_headless_chromium(page, tmp_path):
     if executable is None:
         pytest.skip("no chromium binary found (install Debian's `chromium`; .ci/run does when it can)")
     seen = assert_page_works(page, tmp_path / "report.png", executable)
-    assert len(seen["audio"]) == 6 and len(seen["images"]) == 8
+    assert len(seen["audio"]) == 8 and len(seen["images"]) == 8
     ARTIFACTS.mkdir(exist_ok=True)
     shutil.copy(tmp_path / "report.png", ARTIFACTS / "report.png")

@@ -28,10 +28,15 @@ def char_edits(reference: str, hypothesis: str) -> int:
 
 def frechet_distance(a: np.ndarray, b: np.ndarray, eps: float = 1e-6) -> float:
     """||mu_a - mu_b||^2 + Tr(S_a + S_b - 2 (S_a S_b)^1/2) between Gaussians fitted to (N, D) and
-    (M, D) embeddings; `eps` on the diagonals keeps small sets' singular covariances usable."""
+    (M, D) embeddings; `eps` on the diagonals keeps small sets' singular covariances usable, and a
+    set of one has no spread (zero covariance)."""
     mu_a, mu_b = a.mean(0), b.mean(0)
     eye = eps * np.eye(a.shape[1])
-    cov_a, cov_b = np.cov(a, rowvar=False) + eye, np.cov(b, rowvar=False) + eye
+
+    def covariance(x):
+        return (np.cov(x, rowvar=False) if len(x) > 1 else np.zeros((x.shape[1], x.shape[1]))) + eye
+
+    cov_a, cov_b = covariance(a), covariance(b)
     root = scipy.linalg.sqrtm(cov_a @ cov_b).real
     return float(np.sum((mu_a - mu_b) ** 2) + np.trace(cov_a + cov_b - 2 * root))
 

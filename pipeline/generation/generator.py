@@ -18,6 +18,7 @@ import torch
 
 from pipeline.config import GenerateConfig, GenerationMethodConfig
 from pipeline.fileio import md5_of
+from pipeline.generation.flow import Grid, beat_grid, flow_to_grid
 from pipeline.generation.init import initial_spectrogram
 from pipeline.generation.optimise import Objective, optimise
 from pipeline.generation.render import normalise_loudness, reconstruct, spectral_convergence
@@ -32,10 +33,14 @@ MIN_SECONDS = 0.5
 
 @dataclass
 class Generated:
-    """waveform: (n,) float32 at the front end's rate, loudness-normalised, as long as the input;
-    input_spectrogram / output_spectrogram: (F, T) log1p magnitudes (the speech's; the optimised
-    target's); history: one row of loss terms per step; seconds: wall time of the whole clip."""
+    """waveform: (n,) float32 at the front end's rate, loudness-normalised, as long as `speech`;
+    speech: the speech as laid into the output (the input, or with `flow: beat` the input with its
+    onsets on `grid`, often a little longer); input_spectrogram / output_spectrogram: (F, T) log1p
+    magnitudes (of `speech`; of the optimised target); history: one row of loss terms per step;
+    seconds: wall time of the whole clip."""
     waveform: np.ndarray
+    speech: np.ndarray
+    grid: Grid | None
     input_spectrogram: torch.Tensor
     output_spectrogram: torch.Tensor
     spectral_convergence: float
@@ -67,11 +72,16 @@ class Generator:
 
     def generate(self, speech: np.ndarray, method: GenerationMethodConfig, seed: int, beat: np.ndarray | None = None,
                  progress: bool = False) -> Generated:
-        """Mono speech samples at the front end's rate -> `Generated`."""
+        """Mono speech samples at the front end's rate -> `Generated`. With `method.flow: beat` the
+        speech's onsets first move onto the grid of `beat` (`pipeline.generation.flow`)."""
         started = time.perf_counter()
         speech = np.asarray(speech, dtype=np.float32)
         if len(speech) < MIN_SECONDS * self.front_end.sample_rate:
             raise ValueError(f"speech shorter than {MIN_SECONDS} s")
+        grid = None
+        if method.flow == "beat":
+            grid = beat_grid(beat, self.front_end.sample_rate, self.config.flow)
+            speech = flow_to_grid(speech, self.front_end.sample_rate, grid, self.config.flow).samples
         seed_everything(seed)
         generator = torch.Generator().manual_seed(seed)
         device = next(self.content_encoder.parameters()).device
@@ -90,7 +100,8 @@ class Generator:
         convergence = spectral_convergence(output, waveform, self.front_end)
         samples = normalise_loudness(waveform, self.front_end.sample_rate, self.config.loudness_lufs,
                                      self.config.peak_dbfs)
-        return Generated(samples, speech_spectrogram, output, convergence, history, time.perf_counter() - started)
+        return Generated(samples, speech, grid, speech_spectrogram, output, convergence, history,
+                         time.perf_counter() - started)
 
 
 def load_generator(content_path: str | Path, style_path: str | Path, targets_path: str | Path, config: GenerateConfig,

@@ -4,6 +4,7 @@ written as WAVs, read back and scored beside the untouched speech and the corpus
 segments (the floor and the ceiling)."""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,16 +17,17 @@ import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
 from pipeline.audio import load_audio, save_audio  # noqa: E402
-from pipeline.config import GenerateConfig  # noqa: E402
+from pipeline.config import GenerateConfig, GenerationMethodConfig  # noqa: E402
 from pipeline.errors import UserError  # noqa: E402
 from pipeline.evaluation.generation import ClipScores, as_input_floor, frechet_distance, score_clips, summarise  # noqa: E402
 from pipeline.evaluation.figures import save_figure  # noqa: E402
 from pipeline.fileio import write_csv  # noqa: E402
+from pipeline.generation.flow import Grid, beat_alignment, beat_grid  # noqa: E402
 from pipeline.generation.generator import Generated, Generator, default_beat  # noqa: E402
 from pipeline.models.style_encoder import embed  # noqa: E402
 from pipeline.training.content import unseen_speaker_mask  # noqa: E402
 
-RUNS = ("method", "baseline")
+FLOW_SCORES = ("content_cer", "hiphop_probability", "beat_alignment", "output_beat_alignment")
 
 
 def pick_utterances(speech: pd.DataFrame, count: int, seed: int) -> pd.DataFrame:
@@ -81,15 +83,27 @@ def style_embeddings(generator: Generator, waveforms: list[np.ndarray]) -> np.nd
                           for w in waveforms]).numpy()
 
 
-def clip_table(utterances: pd.DataFrame, per_clip: dict[str, ClipScores]) -> pd.DataFrame:
-    """One row per converted clip: ids, the input file and transcript, where its outputs are
-    (relative to the samples folder), and per scored set (input, method, baseline) what the ASR
-    judge heard, that clip's CER and p(hip-hop)."""
+def runs_of(config: GenerateConfig) -> dict[str, GenerationMethodConfig]:
+    """What the stage converts each clip with: the method, the baseline (the original's settings),
+    and the method with the other flow, so `flow: none` and `flow: beat` stand side by side."""
+    other = "beat" if config.method.flow == "none" else "none"
+    return {"method": config.method, "baseline": config.baseline,
+            f"flow_{other}": dataclasses.replace(config.method, flow=other)}
+
+
+def sample_path(run: str, utt_id: str) -> str:
+    """Where a run's output goes, relative to the samples folder."""
+    return f"{utt_id}.wav" if run == "method" else f"{run}/{utt_id}.wav"
+
+
+def clip_table(utterances: pd.DataFrame, per_clip: dict[str, ClipScores], runs: list[str]) -> pd.DataFrame:
+    """One row per converted clip: ids, the input file and transcript, where each run's output is
+    (relative to the samples folder), and per scored set (input and each run) what the ASR judge
+    heard, that clip's CER and p(hip-hop)."""
     table = pd.DataFrame({"utt_id": utterances["utt_id"], "speaker": utterances["speaker"],
                           "condition": utterances["condition"], "input": utterances["path"],
                           "transcript": utterances["transcript"],
-                          "method": [f"{u}.wav" for u in utterances["utt_id"]],
-                          "baseline": [f"baseline/{u}.wav" for u in utterances["utt_id"]]})
+                          **{run: [sample_path(run, u) for u in utterances["utt_id"]] for run in runs}})
     for name, scores in per_clip.items():
         table[f"{name}_heard"] = scores.heard
         table[f"{name}_cer"] = np.round(scores.cer, 6)
@@ -97,50 +111,95 @@ def clip_table(utterances: pd.DataFrame, per_clip: dict[str, ClipScores]) -> pd.
     return table
 
 
+class Grids:
+    """The beat grid under each clip (the clip's default beat's; None without beats or
+    `generate.flow.bpm`), each beat analysed once."""
+
+    def __init__(self, generator: Generator):
+        self.generator, self.known = generator, {}
+
+    def __call__(self, index: int) -> Grid | None:
+        beats, flow = self.generator.targets.beats, self.generator.config.flow
+        key = index % len(beats) if beats else None
+        if key not in self.known:
+            beat = default_beat(self.generator.targets, index)
+            self.known[key] = (beat_grid(beat, self.generator.front_end.sample_rate, flow)
+                               if beat is not None or flow.bpm else None)
+        return self.known[key]
+
+
+def alignment(samples: np.ndarray, grid: Grid | None, generator: Generator) -> float | None:
+    """Share of onsets on the grid; None where there is no grid to be on."""
+    if grid is None:
+        return None
+    return beat_alignment(samples, generator.front_end.sample_rate, grid, generator.config.flow)
+
+
+def mean_of(values: list[float | None]) -> float | None:
+    return None if any(v is None for v in values) else float(np.mean(values))
+
+
 def run_heldout(utterances: pd.DataFrame, generator: Generator, judges, reference: Reference, config: GenerateConfig,
                 seed: int, samples: Path, plots: Path, on_clip=None) -> dict:
-    """Convert every utterance with `config.method` (-> samples/<utt_id>.wav) and
-    `config.baseline` (-> samples/baseline/<utt_id>.wav), plot input / output / baseline
-    spectrograms (-> plots/<utt_id>.png), read the WAVs back and score them; list the clips with
-    their inputs and per-clip scores in samples/clips.csv (what the report shows). Returns the metrics.
-    `on_clip(utt_id, {run: Generated})` is called after each clip (MLflow curves)."""
+    """Convert every utterance with each of `runs_of(config)` (-> `sample_path(run, utt_id)` under
+    `samples`), plot the spectrograms (-> plots/<utt_id>.png), read the WAVs back and score them;
+    list the clips with their inputs and per-clip scores in samples/clips.csv (what the report
+    shows). Returns the metrics: the method's at the top, `baseline`, and `flows` (the method
+    under each flow). `beat_alignment` is measured on the words as laid into the output (the speech
+    after the flow): the output also carries the beat's own drum hits, on the grid by construction
+    for any flow, so `output_beat_alignment` (the whole mix) says less. `on_clip(utt_id, {run:
+    Generated})` is called after each clip (MLflow curves)."""
     rate = generator.front_end.sample_rate
     frames_per_second = rate / generator.front_end.hop_length
-    written = {run: [] for run in RUNS}
-    speech_waves, stats = [], {run: {"convergence": [], "seconds": []} for run in RUNS}
+    runs, grids = runs_of(config), Grids(generator)
+    written = {run: [] for run in runs}
+    speech_waves, stats = [], {run: {"convergence": [], "seconds": [], "words": [], "mix": []} for run in runs}
+    input_alignment = []
     for i, row in enumerate(utterances.itertuples()):
         speech = load_audio(row.path, rate)
         speech_waves.append(speech)
+        grid = grids(i)
+        input_alignment.append(alignment(speech, grid, generator))
         results: dict[str, Generated] = {}
-        for run, method in (("method", config.method), ("baseline", config.baseline)):
+        for run, method in runs.items():
             results[run] = generator.generate(speech, method, seed + i, beat=default_beat(generator.targets, i))
-            path = samples / (f"{row.utt_id}.wav" if run == "method" else f"baseline/{row.utt_id}.wav")
+            path = samples / sample_path(run, row.utt_id)
             save_audio(path, results[run].waveform, rate)
             written[run].append(load_audio(path, rate))  # scored as a listener gets it: the 16-bit file
             stats[run]["convergence"].append(results[run].spectral_convergence)
             stats[run]["seconds"].append(results[run].seconds)
-        plot_spectrograms({"speech": results["method"].input_spectrogram, "output": results["method"].output_spectrogram,
-                           "baseline": results["baseline"].output_spectrogram}, plots / f"{row.utt_id}.png",
+            stats[run]["words"].append(alignment(results[run].speech, grid, generator))
+            stats[run]["mix"].append(alignment(written[run][-1], grid, generator))
+        panels = {"speech": results["method"].input_spectrogram, "output": results["method"].output_spectrogram}
+        panels.update({run: results[run].output_spectrogram for run in runs if run != "method"})
+        plot_spectrograms(panels, plots / f"{row.utt_id}.png",
                           f"{row.utt_id} ({row.condition} speaker): {row.transcript.lower()}", frames_per_second)
         if on_clip:
             on_clip(row.utt_id, results)
     conditions, transcripts = utterances["condition"].to_numpy(), list(utterances["transcript"])
     summary, per_clip = {}, {}
-    for run in RUNS:
+    for run in runs:
         scores = per_clip[run] = score_clips(judges, written[run], transcripts, rate)
         summary[run] = {**summarise(scores, conditions, config.bootstrap_resamples, seed),
                         "style_distance": frechet_distance(style_embeddings(generator, written[run]), reference.embeddings),
+                        "beat_alignment": mean_of(stats[run]["words"]),
+                        "output_beat_alignment": mean_of(stats[run]["mix"]),
                         "spectral_convergence": float(np.mean(stats[run]["convergence"])),
                         "seconds_per_clip": float(np.mean(stats[run]["seconds"]))}
     per_clip["input"] = score_clips(judges, speech_waves, transcripts, rate)
     floor = as_input_floor(summarise(per_clip["input"], conditions, config.bootstrap_resamples, seed))
-    write_csv(samples / "clips.csv", clip_table(utterances, per_clip))
+    write_csv(samples / "clips.csv", clip_table(utterances, per_clip, list(runs)))
     ceiling = np.asarray(judges.hiphop_probability(reference.waveforms, rate), dtype=float)
     metrics = {**summary["method"], **{k: v for k, v in floor.items() if k != "ci95"}}
     metrics["ci95"] = {**summary["method"]["ci95"], **floor["ci95"]}
-    metrics.update(reference_hiphop_probability=float(ceiling.mean()), reference_segments=len(ceiling),
+    other = next(run for run in runs if run.startswith("flow_"))
+    flow_of = {"method": config.method.flow, other: runs[other].flow}
+    metrics.update(flow=config.method.flow, input_beat_alignment=mean_of(input_alignment),
+                   reference_hiphop_probability=float(ceiling.mean()), reference_segments=len(ceiling),
                    input_style_distance=frechet_distance(style_embeddings(generator, speech_waves), reference.embeddings),
                    clips=len(utterances), unseen_speaker_clips=int((conditions == "unseen").sum()),
                    audio_seconds_per_clip=float(np.mean([len(w) / rate for w in speech_waves])),
-                   baseline=summary["baseline"])
+                   baseline=summary["baseline"],
+                   flows={flow_of[run]: {k: summary[run][k] for k in FLOW_SCORES} | {"ci95": summary[run]["ci95"]}
+                          for run in sorted(flow_of, key=lambda r: flow_of[r])})
     return metrics

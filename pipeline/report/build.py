@@ -24,6 +24,11 @@ METRIC_TITLES = {"speech": "speech corpus", "data": "music subset", "content": "
 TRADEOFF_COLUMNS = ("style_weight", "content_cer", "hiphop_probability")
 
 
+def run_label(run: str) -> str:
+    """`flow_beat` -> "ours, flow: beat"."""
+    return f"ours, flow: {run.removeprefix('flow_')}" if run.startswith("flow_") else run
+
+
 def sample_cards(clips: list[Clip], assets: Assets, sample_rate: int) -> list[SampleCard]:
     cards = []
     for clip in clips:
@@ -31,9 +36,12 @@ def sample_cards(clips: list[Clip], assets: Assets, sample_rate: int) -> list[Sa
         audio = {"input speech": assets.as_wav(clip.input_audio, f"{name}-input.wav", sample_rate),
                  "ours": assets.copy(clip.method_audio, "audio", f"{name}-ours.wav"),
                  "baseline (original's settings)": assets.copy(clip.baseline_audio, "audio", f"{name}-baseline.wav")}
+        others = {run: run_label(run) for run in clip.other_runs or {}}
+        audio.update({others[run]: assets.copy(path, "audio", f"{name}-{run}.wav")
+                      for run, path in (clip.other_runs or {}).items()})
+        runs = (("input", "input speech"), ("method", "ours"), ("baseline", "baseline"), *others.items())
         scores = [(label, row[f"{key}_heard"], float(row[f"{key}_cer"]), float(row[f"{key}_hiphop_probability"]))
-                  for key, label in (("input", "input speech"), ("method", "ours"), ("baseline", "baseline"))
-                  if f"{key}_heard" in row]
+                  for key, label in runs if f"{key}_heard" in row]
         cards.append(SampleCard(name, row["condition"], row["transcript"], audio,
                                 assets.copy(clip.spectrograms, "figures", f"{name}-spectrograms.png"), scores))
     return cards

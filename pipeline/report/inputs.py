@@ -14,6 +14,11 @@ from pipeline.errors import UserError
 CLIP_COLUMNS = ("utt_id", "condition", "input", "transcript", "method", "baseline")
 
 
+def other_runs_of(table: pd.DataFrame) -> list[str]:
+    """Columns of further runs the generate stage wrote (`flow_<name>`: the method under the other flow)."""
+    return [c for c in table.columns if c.startswith("flow_") and not c.endswith(("_heard", "_cer", "_probability"))]
+
+
 @dataclass(frozen=True)
 class ReportInputs:
     """Paths of everything the page shows. `metrics` and `curves` map a stage's name to its
@@ -34,6 +39,7 @@ class Clip:
     method_audio: Path
     baseline_audio: Path
     spectrograms: Path
+    other_runs: dict[str, Path] = None  # e.g. {"flow_beat": samples/flow_beat/<utt>.wav}: the method under another flow
 
 
 def read_json(path: Path) -> dict:
@@ -69,8 +75,9 @@ def read_clips(samples: Path, generate_plots: Path, project_root: Path) -> list[
         raise UserError(f"{samples / 'clips.csv'} lacks columns {missing}: rerun `dvc repro generate`")
     clips = []
     for row in table.to_dict(orient="records"):
+        others = {run: existing(samples / row[run], f"{run} sample") for run in other_runs_of(table)}
         clips.append(Clip(row, existing(project_root / row["input"], "input speech"),
                           existing(samples / row["method"], "generated sample"),
                           existing(samples / row["baseline"], "baseline sample"),
-                          existing(generate_plots / f"{row['utt_id']}.png", "spectrograms")))
+                          existing(generate_plots / f"{row['utt_id']}.png", "spectrograms"), others))
     return clips
