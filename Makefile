@@ -11,7 +11,7 @@ export DVC_NO_ANALYTICS := 1
 # DVC runs each stage's `python -m stages.<name>` through the shell: it must find the venv's python.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: venv repro test test-all bench ui clean
+.PHONY: venv repro test test-slow test-all bench ui clean
 
 venv: $(STAMP)
 
@@ -28,6 +28,10 @@ repro: $(STAMP)
 ## The test suite (offline, < 10 minutes on 2 cores). Long runs are marked `slow`: see test-all.
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"
+
+## The long runs (2-process torchrun training, a second whole tiny build in another clone): ~4 min.
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -q -m slow
 
 test-all: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -37,15 +37,16 @@ def test_every_stage_writes_its_outputs(repo):
     assert not clips["clip_path"].str.contains("real/").any()
     judges = json.loads((repo / "metrics/judges.json").read_text())
     assert 0.0 <= judges["asr"]["test_cer"] and 0.0 <= judges["hiphop"]["floor"] <= 1.0
-    assert set(judges["seconds"]) == {"asr_train", "hiphop_fit_and_score"}
+    assert "seconds" not in judges  # wall times go to MLflow, so the file is the same on every rerun
     instrumentals = pd.read_csv(repo / "data/raw/mtat/instrumentals.csv")
     assert len(instrumentals) >= 1 and all((repo / "data/raw/mtat" / p).is_file() for p in instrumentals["path"])
     generation = json.loads((repo / "metrics/generation.json").read_text())
     assert generation["clips"] == 2 and generation["unseen_speaker_clips"] == 1
     for key in ("content_cer", "input_cer", "hiphop_probability", "input_hiphop_probability", "reference_hiphop_probability",
-                "style_distance", "tempo_bpm", "beat_strength", "spectral_convergence", "seconds_per_clip"):
+                "style_distance", "tempo_bpm", "beat_strength", "spectral_convergence"):
         assert key in generation and (key in ("input_cer", "input_hiphop_probability", "reference_hiphop_probability")
                                       or key in generation["baseline"]), key
+    assert "seconds_per_clip" not in generation and "seconds_per_clip" not in generation["baseline"]  # MLflow's
     # both flows side by side, each with its CER and the words' beat alignment
     assert generation["flow"] == "none" and set(generation["flows"]) == {"none", "beat"}
     for flow in generation["flows"].values():

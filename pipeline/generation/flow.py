@@ -53,10 +53,6 @@ class Grid:
     period: float
     phase: float
 
-    def points(self, until: float) -> np.ndarray:
-        """(N,) grid times in [0, until]."""
-        return self.phase + self.period * np.arange(int(max(until - self.phase, 0) // self.period) + 1)
-
     def distance(self, times: np.ndarray) -> np.ndarray:
         """(K,) seconds from each time to its nearest grid point."""
         offset = np.mod(np.asarray(times, dtype=float) - self.phase, self.period)

@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from pipeline.audio import load_audio
 from pipeline.config import GenerationMethodConfig, TradeoffConfig
-from pipeline.evaluation.generation import frechet_distance, score_clips
+from pipeline.evaluation.generation import frechet_distance, pooled_cer, score_clips
 from pipeline.generation.generator import Generator, default_beat
 from pipeline.generation.heldout import Grids, Reference, alignment, mean_of, style_embeddings
 
@@ -49,7 +49,7 @@ def sweep(utterances: pd.DataFrame, generator: Generator, judges, reference: Ref
             aligned.append(alignment(result.speech, grids(i), generator))
         scores = score_clips(judges, outputs, transcripts, rate)
         rows.append({"style_weight": weight, "flow": flow,
-                     "content_cer": float(scores.edits.sum() / max(scores.characters.sum(), 1)),
+                     "content_cer": pooled_cer(scores.edits, scores.characters)(np.ones(len(outputs))),
                      "hiphop_probability": float(scores.hiphop.mean()),
                      "style_distance": frechet_distance(style_embeddings(generator, outputs), reference.embeddings),
                      "beat_alignment": mean_of(aligned)})

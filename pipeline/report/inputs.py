@@ -4,7 +4,7 @@ spectrogram images, and optionally the trade-off sweep."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -39,7 +39,7 @@ class Clip:
     method_audio: Path
     baseline_audio: Path
     spectrograms: Path
-    other_runs: dict[str, Path] = None  # e.g. {"flow_beat": samples/flow_beat/<utt>.wav}: the method under another flow
+    other_runs: dict[str, Path] = field(default_factory=dict)  # e.g. {"flow_beat": samples/flow_beat/<utt>.wav}: the method under another flow
 
 
 def read_json(path: Path) -> dict:

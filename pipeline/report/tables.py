@@ -35,17 +35,9 @@ def table(header: list[str], rows: list[list[str]], caption: str | None = None) 
     return f'<div class="scroll"><table>{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
-def is_wall_clock(key: str) -> bool:
-    """`seconds.asr_train`, `seconds_per_clip`: timings of this run on this machine. The page leaves
-    them out so that the same params give the same page (they stay in metrics/*.json); durations of
-    audio (`audio_seconds_per_clip`) are data and stay."""
-    return any(part == "seconds" or part.startswith("seconds_") for part in key.split("."))
-
-
 def metrics_table(metrics: dict) -> str:
-    """{"a": {"b": 1}} -> one row "a.b | 1" per leaf, keys sorted; wall-clock timings left out."""
-    rows = [[f"<code>{escape(k)}</code>", number(v)] for k, v in sorted(flatten(metrics).items())
-            if not is_wall_clock(k)]
+    """{"a": {"b": 1}} -> one row "a.b | 1" per leaf, keys sorted."""
+    rows = [[f"<code>{escape(k)}</code>", number(v)] for k, v in sorted(flatten(metrics).items())]
     return table(["metric", "value"], rows)
 
 
@@ -60,12 +52,12 @@ def with_interval(value, interval: dict | None) -> str:
 def generation_rows(generation: dict) -> tuple[list[list[str]], dict]:
     """Rows of the comparison table: every score that both our method and the baseline have
     (new ones such as `flow` or `beat_alignment` appear by themselves), with the floor from
-    `input_<name>` (`input_cer` for `content_cer`) and the ceiling from `reference_<name>` when the stage measured them
-    (wall-clock timings left out: `make bench` is their place). Returns the rows and the remaining facts (counts, durations)."""
+    `input_<name>` (`input_cer` for `content_cer`) and the ceiling from `reference_<name>` when the stage measured them.
+    Returns the rows and the remaining facts (counts, durations)."""
     baseline = generation.get("baseline", {})
     ci, baseline_ci = generation.get("ci95", {}), baseline.get("ci95", {})
     scores = sorted(k for k, v in generation.items()
-                    if k in baseline and isinstance(v, (int, float)) and not isinstance(v, bool) and not is_wall_clock(k))
+                    if k in baseline and isinstance(v, (int, float)) and not isinstance(v, bool))
     rows = [[f"<code>{escape(k)}</code>", with_interval(generation[k], ci.get(k)),
              with_interval(baseline[k], baseline_ci.get(k)),
              with_interval(generation.get(floor_name(k)), ci.get(floor_name(k))),

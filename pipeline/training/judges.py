@@ -118,10 +118,11 @@ def train_hiphop_judge(clips: pd.DataFrame, speech: pd.DataFrame, anchor: str, c
 # --- the stage's job -----------------------------------------------------------------------------
 def train_judges(speech: pd.DataFrame, clips: pd.DataFrame, front_end: FrontEnd, content: ContentConfig,
                  cfg: JudgesConfig, anchor: str, seed: int, on_epoch: Callable[[dict], None] | None = None,
-                 distributed: DistributedConfig | None = None) -> tuple[AsrJudge, HiphopJudge, dict, list[dict]]:
-    """Both judges -> (ASR judge, hip-hop judge, metrics, the ASR judge's per-epoch curves).
-    Metrics: `asr` and `hiphop` (deterministic for the params) and `seconds` (wall times, the one
-    part that varies run to run). `distributed`: the ASR judge data-parallel under torchrun (the
+                 distributed: DistributedConfig | None = None
+                 ) -> tuple[AsrJudge, HiphopJudge, dict, list[dict], dict]:
+    """Both judges -> (ASR judge, hip-hop judge, metrics, the ASR judge's per-epoch curves, wall
+    seconds). Metrics: `asr` and `hiphop`, deterministic for the params; the wall times, which vary
+    run to run, come apart (`asr_train`, `hiphop_fit_and_score`) so the metrics file does not. `distributed`: the ASR judge data-parallel under torchrun (the
     hip-hop judge, a small sklearn fit, is fitted by every rank alike)."""
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -131,4 +132,4 @@ def train_judges(speech: pd.DataFrame, clips: pd.DataFrame, front_end: FrontEnd,
     asr, asr_metrics, curves, asr_seconds = train_asr_judge(speech, clips, front_end, content, cfg, seed, on_epoch,
                                                             distributed)
     seconds = {"asr_train": round(asr_seconds, 1), "hiphop_fit_and_score": round(hiphop_seconds, 1)}
-    return asr, hiphop, {"asr": asr_metrics, "hiphop": hiphop_metrics, "seconds": seconds}, curves
+    return asr, hiphop, {"asr": asr_metrics, "hiphop": hiphop_metrics}, curves, seconds
