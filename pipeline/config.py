@@ -282,7 +282,7 @@ class GenerationMethodConfig:
 class FlowConfig:
     """Beat-aligned flow (pipeline/generation/flow.py) and how beat alignment is measured."""
     bpm: Optional[float] = knob(None, gt=0)   # grid tempo; null: librosa's estimate of the beat's
-    grid_per_beat: int = knob(ge=1)           # grid points a beat (2: eighth notes)
+    grid_per_beat: int = knob(ge=1)           # grid points a beat (2: eighth notes, 3: eighth-note triplets)
     max_stretch: float = knob(gt=1)           # no segment stretched or squeezed past this factor
     snap_seconds: float = knob(ge=0)          # an onset moves until it is this close to its grid point
     onset_hop: int = knob(ge=16)              # librosa onset / beat analysis hop (samples)
@@ -292,6 +292,7 @@ class FlowConfig:
     attack_seconds: float = knob(ge=0)        # kept as it is after each onset (never stretched)
     crossfade_seconds: float = knob(ge=0)     # between pieces
     tolerance_seconds: float = knob(gt=0)     # beat_alignment: an onset this close to the grid is on it
+    speech_utterances: Optional[int] = knob(None, ge=1)  # the flow's own cost on this many test utterances (null: all)
 
 
 @dataclass(frozen=True, kw_only=True)

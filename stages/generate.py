@@ -9,7 +9,8 @@ from pipeline.devices import pick_device
 from pipeline.errors import UserError, exit_on_user_error
 from pipeline.fileio import atomic_path, rounded, write_json
 from pipeline.generation.generator import load_generator
-from pipeline.generation.heldout import load_reference, pick_utterances, run_heldout
+from pipeline.generation.flow_speech import flow_speech, speech_sample
+from pipeline.generation.heldout import Grids, labelled_test_split, load_reference, pick_utterances, run_heldout
 from pipeline.judges import load_judges
 from pipeline.stage import stage_params, stage_paths
 from pipeline.tracking import stage_run
@@ -29,8 +30,8 @@ def main(argv: list[str] | None = None) -> int:
         generator = load_generator(paths.content_model, paths.style_model, paths.targets, config,
                                    pick_device(config.device, "generate.device"))
         judges = load_judges(paths.judges)
-        utterances = pick_utterances(pd.read_csv(paths.speech, dtype={"utt_id": str, "speaker": str}),
-                                     config.utterances, params.seed)
+        speech = pd.read_csv(paths.speech, dtype={"utt_id": str, "speaker": str})
+        utterances = pick_utterances(speech, config.utterances, params.seed)
         reference = load_reference(read_clips(paths.clips), params.style.anchor_genre, generator)
 
         def log_curves(utt_id, results):
@@ -40,6 +41,10 @@ def main(argv: list[str] | None = None) -> int:
         with atomic_path(paths.samples) as samples, atomic_path(paths.plots) as plots:
             metrics, seconds = run_heldout(utterances, generator, judges, reference, config, params.seed, samples,
                                            plots, on_clip=log_curves)
+        # the flow's own cost on many utterances, beside generation's few clips
+        tested = speech_sample(labelled_test_split(speech), config.flow.speech_utterances, params.seed)
+        metrics["flow_speech"] = flow_speech(tested, generator, judges, Grids(generator), ["none", "beat"],
+                                             config.bootstrap_resamples, params.seed)
         metrics = rounded(metrics)
         write_json(paths.metrics, metrics)
         run.log_metrics({**metrics, "seconds_per_clip": seconds})  # wall times: MLflow and the line below only
@@ -55,6 +60,11 @@ def main(argv: list[str] | None = None) -> int:
     for name, flow in metrics["flows"].items():
         print(f"  flow {name}: beat_alignment {flow['beat_alignment']} (input {metrics['input_beat_alignment']}), "
               f"content_cer {flow['content_cer']:.3f}, hiphop_probability {flow['hiphop_probability']:.3f}")
+    on_speech = metrics["flow_speech"]
+    if on_speech:
+        print(f"  flows on {on_speech['utterances']} test utterances, no optimisation: " + "; ".join(
+            f"{name} content_cer {on_speech[name]['content_cer']:.3f}, beat_alignment {on_speech[name]['beat_alignment']:.3f}"
+            for name in ("none", "beat", "beat_minus_none") if name in on_speech))
     return 0
 
 

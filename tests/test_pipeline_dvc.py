@@ -49,6 +49,10 @@ def test_every_stage_writes_its_outputs(repo):
     assert "seconds_per_clip" not in generation and "seconds_per_clip" not in generation["baseline"]  # MLflow's
     # both flows side by side, each with its CER and the words' beat alignment
     assert generation["flow"] == "none" and set(generation["flows"]) == {"none", "beat"}
+    # the flow's own cost on the whole (tiny) test split, both flows and their paired difference
+    on_speech = generation["flow_speech"]
+    assert on_speech["utterances"] == len(pd.read_csv(repo / "data/speech.csv").query("split == 'test'"))
+    assert {"none", "beat", "beat_minus_none"} <= set(on_speech) and "beat.beat_alignment" in on_speech["ci95"]
     for flow in generation["flows"].values():
         assert 0.0 <= flow["beat_alignment"] <= 1.0 and 0.0 <= flow["content_cer"]
     assert generation["flows"]["none"]["content_cer"] == generation["content_cer"]

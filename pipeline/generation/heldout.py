@@ -30,13 +30,19 @@ from pipeline.training.content import unseen_speaker_mask  # noqa: E402
 FLOW_SCORES = ("content_cer", "hiphop_probability", "beat_alignment", "output_beat_alignment")
 
 
-def pick_utterances(speech: pd.DataFrame, count: int, seed: int) -> pd.DataFrame:
-    """`count` test utterances, half (rounded down) by speakers never heard in training when
-    there are any, drawn with `seed`; a `condition` column says which (seen / unseen)."""
+def labelled_test_split(speech: pd.DataFrame) -> pd.DataFrame:
+    """The manifest's test utterances sorted by id, a `condition` column saying whether their
+    speaker was heard in training (seen / unseen)."""
     test, train = speech[speech["split"] == "test"], speech[speech["split"] == "train"]
     if test.empty:
         raise UserError("the speech manifest has no test utterances")
-    test = test.assign(condition=np.where(unseen_speaker_mask(test, train), "unseen", "seen")).sort_values("utt_id")
+    return test.assign(condition=np.where(unseen_speaker_mask(test, train), "unseen", "seen")).sort_values("utt_id")
+
+
+def pick_utterances(speech: pd.DataFrame, count: int, seed: int) -> pd.DataFrame:
+    """`count` test utterances, half (rounded down) by speakers never heard in training when
+    there are any, drawn with `seed`; a `condition` column says which (seen / unseen)."""
+    test = labelled_test_split(speech)
     rng = np.random.default_rng(seed)
     wanted = {"unseen": count // 2, "seen": count - count // 2}
     picked = []
