@@ -282,6 +282,7 @@ class GenerationMethodConfig:
 class FlowConfig:
     """Beat-aligned flow (pipeline/generation/flow.py) and how beat alignment is measured."""
     bpm: Optional[float] = knob(None, gt=0)   # grid tempo; null: librosa's estimate of the beat's
+    start_bpm: float = knob(gt=0)             # librosa's tempo prior (the grid's tempo is refined from it)
     grid_per_beat: int = knob(ge=1)           # grid points a beat (2: eighth notes, 3: eighth-note triplets)
     max_stretch: float = knob(gt=1)           # no segment stretched or squeezed past this factor
     snap_seconds: float = knob(ge=0)          # an onset moves until it is this close to its grid point
