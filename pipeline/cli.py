@@ -180,7 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
                           help="Gram style weight (default: generate.method.style_weight)")
     generate.add_argument("--flow", choices=["none", "beat"],
                           help="beat: move the words' onsets onto the beat's grid first; the output may then be "
-                               "a little longer than the input (default: generate.method.flow)")
+                               "a little longer or shorter than the input (default: generate.method.flow)")
     generate.add_argument("--models", default="models", help="folder of the trained models")
     generate.set_defaults(run=_generate)
 
