@@ -38,12 +38,13 @@ def main(argv: list[str] | None = None) -> int:
             for step, row in enumerate(results["method"].history):
                 run.log_metrics({f"loss.{utt_id}.{k}": v for k, v in row.items()}, step=step)
 
+        grids = Grids(generator)  # each default beat analysed once, for the clips and for flow_speech
         with atomic_path(paths.samples) as samples, atomic_path(paths.plots) as plots:
             metrics, seconds = run_heldout(utterances, generator, judges, reference, config, params.seed, samples,
-                                           plots, on_clip=log_curves)
+                                           plots, grids, on_clip=log_curves)
         # the flow's own cost on many utterances, beside generation's few clips
         tested = speech_sample(labelled_test_split(speech), config.flow.speech_utterances, params.seed)
-        metrics["flow_speech"] = flow_speech(tested, generator, judges, Grids(generator), ["none", "beat"],
+        metrics["flow_speech"] = flow_speech(tested, generator, judges, grids, ["none", "beat"],
                                              config.bootstrap_resamples, params.seed)
         metrics = rounded(metrics)
         write_json(paths.metrics, metrics)

@@ -5,10 +5,12 @@ and only their timing moves.
 
 The grid is the beat under the speech: its tempo (librosa's estimate refined by a comb over the
 onset envelope, or `generate.flow.bpm`) and phase (the comb's), `grid_per_beat` points a beat
-(3: eighth-note triplets, rap's triplet flow, nearest the pace of speech at hip-hop tempos). Each onset moves toward the grid point nearest where the speech's own pace
-would put it, until it is within `snap_seconds` of it, and no segment is stretched or squeezed
-past `max_stretch`; onsets closer together than that allows ride along with the one before. The first onset is delayed to its grid point by silence in front (never by stretching
-the lead-in); after the last one the speech runs on at its own pace. So the output can come out
+(3: eighth-note triplets, rap's triplet flow, nearest the pace of speech at hip-hop tempos).
+Each onset moves toward the grid point nearest where the speech's own pace would put it, until
+it is within `snap_seconds` of it, and no segment is stretched or squeezed past `max_stretch`;
+onsets closer together than that allows ride along with the one before. The first onset is
+delayed to its grid point by silence in front (never by stretching the lead-in); after the last
+one the speech runs on at its own pace. So the output can come out
 longer or shorter than the input, by at most `max_stretch`.
 
     grid = beat_grid(beat, 16000, config)                  # seconds, from the beat's first beat on

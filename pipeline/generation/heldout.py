@@ -146,19 +146,19 @@ def mean_of(values: list[float | None]) -> float | None:
 
 
 def run_heldout(utterances: pd.DataFrame, generator: Generator, judges, reference: Reference, config: GenerateConfig,
-                seed: int, samples: Path, plots: Path, on_clip=None) -> tuple[dict, dict]:
+                seed: int, samples: Path, plots: Path, grids: Grids, on_clip=None) -> tuple[dict, dict]:
     """Convert every utterance with each of `runs_of(config)` (-> `sample_path(run, utt_id)` under
     `samples`), plot the spectrograms (-> plots/<utt_id>.png), read the WAVs back and score them;
     list the clips with their inputs and per-clip scores in samples/clips.csv (what the report
     shows). Returns the metrics (the method's at the top, `baseline`, and `flows`: the method
     under each flow) and, apart, each run's wall seconds a clip (they vary run to run; the
-    metrics do not). `beat_alignment` is measured on the words as laid into the output (the speech
-    after the flow): the output also carries the beat's own drum hits, on the grid by construction
+    metrics do not). `beat_alignment` is measured on `grids(i)`, clip i's beat grid, on the words
+    as laid into the output (the speech after the flow): the output also carries the beat's own drum hits, on the grid by construction
     for any flow, so `output_beat_alignment` (the whole mix) says less. `on_clip(utt_id, {run:
     Generated})` is called after each clip (MLflow curves)."""
     rate = generator.front_end.sample_rate
     frames_per_second = rate / generator.front_end.hop_length
-    runs, grids = runs_of(config), Grids(generator)
+    runs = runs_of(config)
     written = {run: [] for run in runs}
     speech_waves, stats = [], {run: {"convergence": [], "seconds": [], "words": [], "mix": []} for run in runs}
     input_alignment = []

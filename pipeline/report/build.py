@@ -38,7 +38,7 @@ def sample_cards(clips: list[Clip], assets: Assets, sample_rate: int) -> list[Sa
                  "baseline (original's settings)": assets.copy(clip.baseline_audio, "audio", f"{name}-baseline.wav")}
         others = {run: run_label(run) for run in clip.other_runs}
         audio.update({others[run]: assets.copy(path, "audio", f"{name}-{run}.wav")
-                      for run, path in (clip.other_runs).items()})
+                      for run, path in clip.other_runs.items()})
         runs = (("input", "input speech"), ("method", "ours"), ("baseline", "baseline"), *others.items())
         scores = [(label, row[f"{key}_heard"], float(row[f"{key}_cer"]), float(row[f"{key}_hiphop_probability"]))
                   for key, label in runs if f"{key}_heard" in row]

@@ -122,8 +122,9 @@ def train_judges(speech: pd.DataFrame, clips: pd.DataFrame, front_end: FrontEnd,
                  ) -> tuple[AsrJudge, HiphopJudge, dict, list[dict], dict]:
     """Both judges -> (ASR judge, hip-hop judge, metrics, the ASR judge's per-epoch curves, wall
     seconds). Metrics: `asr` and `hiphop`, deterministic for the params; the wall times, which vary
-    run to run, come apart (`asr_train`, `hiphop_fit_and_score`) so the metrics file does not. `distributed`: the ASR judge data-parallel under torchrun (the
-    hip-hop judge, a small sklearn fit, is fitted by every rank alike)."""
+    run to run, come apart (`asr_train`, `hiphop_fit_and_score`) so the metrics file does not.
+    `distributed`: the ASR judge data-parallel under torchrun (the hip-hop judge, a small sklearn
+    fit, is fitted by every rank alike)."""
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     started = time.perf_counter()
