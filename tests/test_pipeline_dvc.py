@@ -121,6 +121,7 @@ def test_outputs_stay_out_of_git_and_the_rerun_is_a_no_op(repo):
     assert "didn't change, skipping" in run(["dvc", "repro"], repo, env)
 
 
+@pytest.mark.slow  # a second build of every stage after download: 135 s on a slow 2-core machine
 def test_forced_reruns_are_byte_identical(repo):
     """Same params, same machine, same bytes: a forced rerun of the data, training and generation stages
     leaves every later stage up to date."""
