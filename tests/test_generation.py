@@ -183,6 +183,10 @@ def test_beat_flow_puts_the_words_on_the_beat_and_the_output_follows_their_lengt
                                                                                         CONFIG.flow)
     again = generator.generate(speech, method(steps=2, flow="beat"), 0, beat=beat)
     assert again.waveform.tobytes() == timed.waveform.tobytes()
+    # the beat's grid handed in (as the stages do, each beat analysed once) gives the same bytes
+    given = generator.generate(speech, method(steps=2, flow="beat"), 0, beat=beat, grid=timed.grid)
+    assert given.grid == timed.grid and given.waveform.tobytes() == timed.waveform.tobytes()
+    assert generator.generate(speech, method(steps=2, flow="none"), 0, beat=beat, grid=timed.grid).grid is None
 
 
 def test_frechet_distance_is_zero_for_one_set_grows_with_a_shift_and_takes_a_single_clip():

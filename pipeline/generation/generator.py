@@ -71,16 +71,19 @@ class Generator:
         self.overlap_frames = int(round(config.overlap_seconds * frames_per_second))
 
     def generate(self, speech: np.ndarray, method: GenerationMethodConfig, seed: int, beat: np.ndarray | None = None,
-                 progress: bool = False) -> Generated:
+                 progress: bool = False, grid: Grid | None = None) -> Generated:
         """Mono speech samples at the front end's rate -> `Generated`. With `method.flow: beat` the
-        speech's onsets first move onto the grid of `beat` (`pipeline.generation.flow`)."""
+        speech's onsets first move onto the grid of `beat` (`pipeline.generation.flow`): `grid`
+        where the caller has already analysed that beat (`beat_grid`'s), else analysed here."""
         started = time.perf_counter()
         speech = np.asarray(speech, dtype=np.float32)
         if len(speech) < MIN_SECONDS * self.front_end.sample_rate:
             raise ValueError(f"speech shorter than {MIN_SECONDS} s")
-        grid = None
-        if method.flow == "beat":
+        if method.flow != "beat":
+            grid = None
+        elif grid is None:
             grid = beat_grid(beat, self.front_end.sample_rate, self.config.flow)
+        if grid is not None:
             speech = flow_to_grid(speech, self.front_end.sample_rate, grid, self.config.flow).samples
         seed_everything(seed)
         generator = torch.Generator().manual_seed(seed)

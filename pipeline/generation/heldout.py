@@ -169,7 +169,8 @@ def run_heldout(utterances: pd.DataFrame, generator: Generator, judges, referenc
         input_alignment.append(alignment(speech, grid, generator))
         results: dict[str, Generated] = {}
         for run, method in runs.items():
-            results[run] = generator.generate(speech, method, seed + i, beat=default_beat(generator.targets, i))
+            results[run] = generator.generate(speech, method, seed + i, beat=default_beat(generator.targets, i),
+                                              grid=grid)
             path = samples / sample_path(run, row.utt_id)
             save_audio(path, results[run].waveform, rate)
             written[run].append(load_audio(path, rate))  # scored as a listener gets it: the 16-bit file

@@ -44,9 +44,10 @@ def sweep(utterances: pd.DataFrame, generator: Generator, judges, reference: Ref
         point = dataclasses.replace(method, style_weight=weight, flow=flow)
         outputs, aligned = [], []
         for i, samples in enumerate(speech):
-            result = generator.generate(samples, point, seed + i, beat=default_beat(generator.targets, i))
+            grid = grids(i)
+            result = generator.generate(samples, point, seed + i, beat=default_beat(generator.targets, i), grid=grid)
             outputs.append(as_16_bit(result.waveform, rate))
-            aligned.append(alignment(result.speech, grids(i), generator))
+            aligned.append(alignment(result.speech, grid, generator))
         scores = score_clips(judges, outputs, transcripts, rate)
         rows.append({"style_weight": weight, "flow": flow,
                      "content_cer": pooled_cer(scores.edits, scores.characters)(np.ones(len(outputs))),
