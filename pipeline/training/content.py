@@ -180,7 +180,7 @@ def train_content_encoder(train: Utterances, dev: Utterances, front_end: FrontEn
     rng = np.random.default_rng(seed)
     net = (build_model() if build_model else ContentEncoder(front_end, model_cfg)).to(device)
     model = parallel.wrap(net)  # `net` itself in a plain run
-    optimizer = adamw(net, cfg.lr, cfg.weight_decay)
+    optimizer = adamw(net, cfg.lr, cfg.weight_decay, fused=True)
     steps_per_epoch = math.ceil(len(train) / cfg.batch_size)
     schedule = one_cycle(optimizer, cfg.lr, steps_per_epoch * cfg.epochs, cfg.warmup_fraction, cfg.final_lr_fraction,
                          cfg.cycle_momentum)

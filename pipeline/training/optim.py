@@ -5,14 +5,16 @@ from __future__ import annotations
 import torch
 
 
-def adamw(model: torch.nn.Module, lr: float, weight_decay: float) -> torch.optim.AdamW:
+def adamw(model: torch.nn.Module, lr: float, weight_decay: float, fused: bool = False) -> torch.optim.AdamW:
     """AdamW decaying only weight matrices and conv kernels (parameters of 2+ dimensions):
     biases, BatchNorm scales and shifts, and the harmonic filters' Q are offsets or physical
-    factors, not capacity, and shrinking them toward zero only biases the model."""
+    factors, not capacity, and shrinking them toward zero only biases the model. `fused`: torch's
+    one-kernel update (CPU and CUDA, deterministic), ~10% off a content-encoder step on 2 CPU
+    cores, where the per-tensor loop of the default update is a tenth of the step."""
     decayed = [p for p in model.parameters() if p.requires_grad and p.ndim > 1]
     plain = [p for p in model.parameters() if p.requires_grad and p.ndim <= 1]
     return torch.optim.AdamW([{"params": decayed, "weight_decay": weight_decay},
-                              {"params": plain, "weight_decay": 0.0}], lr=lr)
+                              {"params": plain, "weight_decay": 0.0}], lr=lr, fused=fused or None)
 
 
 def one_cycle(optimizer: torch.optim.Optimizer, lr: float, total_steps: int, warmup_fraction: float,
