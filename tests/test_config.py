@@ -21,7 +21,7 @@ DEFAULTS = yaml.safe_load((ROOT / "params.yaml").read_text())
 def test_the_default_params_load_and_round_trip():
     params = load_params(ROOT / "params.yaml")
     assert isinstance(params, Params)
-    assert params.content.model.conv_kernels == ((41, 11), (21, 11))  # lists become tuples
+    assert params.content.model.conv_kernels == ((21, 11), (11, 11))  # lists become tuples
     assert params.subset.genres["hip-hop"] == ("hip hop", "rap")
     assert parse(Params, to_dict(params), "") == params
 
