@@ -38,7 +38,7 @@ def run() -> list[dict]:
     cfg = params.content
     front_end = params.audio
     model = ContentEncoder(front_end, cfg.model)
-    optimizer = adamw(model, 1e-4, cfg.train.weight_decay)  # the training's optimiser; a small lr keeps it stable
+    optimizer = adamw(model, 1e-4, cfg.train.weight_decay, fused=True)  # the training's optimiser; a small lr keeps it stable
     ctc = torch.nn.CTCLoss(zero_infinity=True)
 
     batch_size = cfg.train.batch_size
