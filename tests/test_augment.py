@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
+import torch
 import yaml
 
 from pipeline.audio import FrontEnd
@@ -79,7 +80,8 @@ def test_evaluation_mixture_is_the_same_for_every_call(bank):
 
 
 def test_speech_data_augments_afresh_each_epoch_and_keeps_the_transcripts(tmp_path):
-    """Per epoch: new audio, same targets; the same epoch twice: the same bytes."""
+    """Per epoch: new audio, same targets; the same epoch twice, or with other worker counts
+    (more workers than utterances: empty chunks): the same bytes."""
     from pipeline.training.content import SpeechData
     from test_content_training import write_music_clips
 
@@ -97,6 +99,10 @@ def test_speech_data_augments_afresh_each_epoch_and_keeps_the_transcripts(tmp_pa
     assert one.transcripts == data.train.transcripts and one.targets == data.train.targets
     assert all(a.numpy().tobytes() == b.numpy().tobytes() for a, b in zip(one.spectrograms, again.spectrograms))
     assert any(a.shape != b.shape or not (a == b).all() for a, b in zip(one.spectrograms, two.spectrograms))
+    assert all(s.dtype == torch.float16 and s.is_contiguous() and s.shape[0] == FrontEnd().n_freq for s in one.spectrograms)
+    for workers in (1, 5):
+        data.workers = workers
+        assert [s.numpy().tobytes() for s in data.train_epoch(1).spectrograms] == [s.numpy().tobytes() for s in one.spectrograms]
     assert set(data.tests) == {"", "music_10db", "music_0db"}
     with pytest.raises(UserError, match="music clips"):
         SpeechData(pd.DataFrame(rows), FrontEnd(), cfg, seed=0, music_clips=None)
