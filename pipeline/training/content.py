@@ -315,8 +315,8 @@ def _pack(arrays: list[np.ndarray]) -> tuple[np.ndarray, list[tuple[int, ...]]]:
 
 def _unpack(flat: np.ndarray, shapes: list[tuple[int, ...]]) -> list[np.ndarray]:
     """`_pack`'s inverse: contiguous views of `flat`."""
-    ends = np.cumsum([int(np.prod(shape)) for shape in shapes], dtype=np.int64)
-    return [flat[end - int(np.prod(shape)):end].reshape(shape) for end, shape in zip(ends, shapes)]
+    pieces = np.split(flat, np.cumsum([int(np.prod(shape)) for shape in shapes])[:-1])
+    return [piece.reshape(shape) for piece, shape in zip(pieces, shapes)]
 
 
 def _augment_chunk(indices: np.ndarray) -> tuple[np.ndarray, list[tuple[int, ...]]]:

@@ -14,7 +14,8 @@ def adamw(model: torch.nn.Module, lr: float, weight_decay: float, fused: bool = 
     decayed = [p for p in model.parameters() if p.requires_grad and p.ndim > 1]
     plain = [p for p in model.parameters() if p.requires_grad and p.ndim <= 1]
     return torch.optim.AdamW([{"params": decayed, "weight_decay": weight_decay},
-                              {"params": plain, "weight_decay": 0.0}], lr=lr, fused=fused or None)
+                              {"params": plain, "weight_decay": 0.0}], lr=lr,
+                             fused=fused or None)  # None, not False: False would also turn off CUDA's default foreach
 
 
 def one_cycle(optimizer: torch.optim.Optimizer, lr: float, total_steps: int, warmup_fraction: float,
