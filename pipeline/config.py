@@ -41,6 +41,7 @@ class ContentModelConfig:
     rnn_hidden: int = knob(ge=1)
     rnn_layers: int = knob(ge=1)
     content_layers: tuple[int, ...] = knob(ge=1)
+    input_norm: Literal["none", "utterance_mean"] = "none"
 
     def __post_init__(self):
         n = len(self.conv_channels)

@@ -11,7 +11,7 @@ import torch
 from pipeline.audio import FrontEnd
 from pipeline.config import ConfigError, ContentModelConfig, load_params, parse
 from pipeline.models.content_encoder import (ALPHABET, BLANK, ContentEncoder, encode_text, freeze, input_gradient_mode,
-                                             greedy_decode, reverse_within_lengths)
+                                             greedy_decode, reverse_within_lengths, utterance_mean_norm)
 from pipeline.training.content import error_rate, length_batches
 from pipeline.training.optim import adamw, one_cycle
 
@@ -75,10 +75,11 @@ def test_reverse_within_lengths_keeps_padding_at_the_end():
     assert torch.equal(reverse_within_lengths(out, torch.tensor([5, 3])), x)
 
 
-@pytest.mark.parametrize("head_stride, expected_lengths", [(1, [60, 39]), (2, [30, 20])])
-def test_padded_batch_gives_each_item_what_it_gets_alone(head_stride, expected_lengths):
+@pytest.mark.parametrize("head_stride, expected_lengths, input_norm", [(1, [60, 39], "none"), (2, [30, 20], "none"),
+                                                                    (1, [60, 39], "utterance_mean")])
+def test_padded_batch_gives_each_item_what_it_gets_alone(head_stride, expected_lengths, input_norm):
     torch.manual_seed(0)
-    model = freeze(ContentEncoder(FrontEnd(), dataclasses.replace(TINY, head_stride=head_stride)))
+    model = freeze(ContentEncoder(FrontEnd(), dataclasses.replace(TINY, head_stride=head_stride, input_norm=input_norm)))
     long, short = torch.rand(161, 120), torch.rand(161, 77)
     batch = torch.zeros(2, 161, 120)
     batch[0], batch[1, :, :77] = long, short
@@ -87,6 +88,28 @@ def test_padded_batch_gives_each_item_what_it_gets_alone(head_stride, expected_l
     assert lengths.tolist() == expected_lengths and alone_lengths.tolist() == expected_lengths[1:]
     n = expected_lengths[1]
     torch.testing.assert_close(log_probs[:n, 1], alone[:, 0], atol=1e-5, rtol=0)
+
+
+def test_utterance_mean_norm_removes_each_bins_mean_over_the_valid_frames_only():
+    spectrogram = torch.rand(2, 161, 50)
+    lengths = torch.tensor([50, 30])
+    normed = utterance_mean_norm(spectrogram, lengths)
+    torch.testing.assert_close(normed[0].mean(dim=-1), torch.zeros(161), atol=1e-6, rtol=0)
+    torch.testing.assert_close(normed[1, :, :30].mean(dim=-1), torch.zeros(161), atol=1e-6, rtol=0)
+    assert torch.equal(normed[1, :, 30:], torch.zeros(161, 20))
+    torch.testing.assert_close(utterance_mean_norm(spectrogram[:1]), normed[:1])
+
+
+def test_with_utterance_mean_norm_a_fixed_spectral_envelope_leaves_the_content_unchanged():
+    """A voice's or a room's average envelope (a per-bin offset in the log spectrogram) is not
+    content: the maps the content loss matches ignore it."""
+    torch.manual_seed(0)
+    model = freeze(ContentEncoder(FrontEnd(), dataclasses.replace(TINY, input_norm="utterance_mean")))
+    spectrogram, envelope = torch.rand(1, 161, 200), torch.linspace(0.0, 2.0, 161)[None, :, None]
+    for plain, coloured in zip(model.content_features(spectrogram), model.content_features(spectrogram + envelope)):
+        torch.testing.assert_close(coloured, plain, atol=1e-5, rtol=0)
+    plain = freeze(ContentEncoder(FrontEnd(), TINY)).content_features
+    assert not torch.allclose(plain(spectrogram)[0], plain(spectrogram + envelope)[0], atol=1e-3)
 
 
 def test_content_features_are_the_chosen_conv_maps_and_pass_gradients_to_the_input():

@@ -108,8 +108,23 @@ class BiRNN(nn.Module):
         return x
 
 
+def utterance_mean_norm(spectrogram: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+    """Subtract each item's mean over its frames, per frequency bin (cepstral mean normalisation
+    on the log spectrogram): a voice's or a room's average spectral envelope is gone. Frames past
+    `lengths` become 0, as the convs' own padding is.
+
+    spectrogram (B, F, T); lengths (B,) -> (B, F, T)."""
+    if lengths is None:
+        return spectrogram - spectrogram.mean(dim=-1, keepdim=True)
+    valid = (torch.arange(spectrogram.shape[-1], device=spectrogram.device)
+             < lengths.to(spectrogram.device).unsqueeze(1)).to(spectrogram.dtype).unsqueeze(1)  # (B, 1, T)
+    mean = (spectrogram * valid).sum(dim=-1, keepdim=True) / valid.sum(dim=-1, keepdim=True).clamp(min=1)
+    return (spectrogram - mean) * valid
+
+
 class ContentEncoder(nn.Module):
-    """log1p spectrogram -> conv feature maps (the content) -> BiRNN -> per-frame character log-probs.
+    """log1p spectrogram -> (each bin's utterance mean removed, with `input_norm`) -> conv feature
+    maps (the content) -> BiRNN -> per-frame character log-probs.
 
     `forward(spectrogram (B, n_freq, T), lengths (B,))` -> (log_probs (T', B, classes), out_lengths (B,)).
     `content_features(spectrogram (B, n_freq, T))` -> [(B, C_i, F_i, T_i)] for `content_layers`.
@@ -141,6 +156,8 @@ class ContentEncoder(nn.Module):
         """Every conv block's output, first to last: [(B, C_i, F_i, T_i)]. With `lengths`, frames
         past each item's end are zeroed, as the next conv's own padding would be, so a padded
         batch gives every item exactly what it gets alone."""
+        if self.config.input_norm == "utterance_mean":
+            spectrogram = utterance_mean_norm(spectrogram, lengths)
         x = spectrogram.unsqueeze(1)
         maps = []
         for block in self.conv:
@@ -155,6 +172,8 @@ class ContentEncoder(nn.Module):
     def content_features(self, spectrogram: torch.Tensor) -> list[torch.Tensor]:
         """The content representation: the maps of `content_layers` (1-based conv indices)."""
         needed = max(self.config.content_layers)
+        if self.config.input_norm == "utterance_mean":
+            spectrogram = utterance_mean_norm(spectrogram)
         x, maps = spectrogram.unsqueeze(1), []
         for block in self.conv[:needed]:  # stop early: generation pays for every layer it runs
             x = block(x)
