@@ -24,16 +24,11 @@ from torch import nn
 from pipeline.audio import FrontEnd
 from pipeline.config import AsrJudgeModelConfig
 from pipeline.models.content_encoder import (ALPHABET, BiRNN, ContentEncoder, load_recogniser, recogniser_bytes,
-                                             save_recogniser)
+                                             save_recogniser, valid_frames)
 
 CHECKPOINT = ("asr_judge", 1)
 LOG_FLOOR = 1e-6   # added to the mel power before the log (silence -> log(1e-6))
 NORM_FLOOR = 1e-3  # added to each band's standard deviation (a constant band stays finite)
-
-
-def valid_frames(lengths: torch.Tensor, frames: int) -> torch.Tensor:
-    """(B,) lengths -> (B, 1, frames) float mask, 1 on each item's own frames."""
-    return (torch.arange(frames, device=lengths.device) < lengths.unsqueeze(1)).unsqueeze(1).float()
 
 
 class LogMel(nn.Module):

@@ -108,6 +108,11 @@ class BiRNN(nn.Module):
         return x
 
 
+def valid_frames(lengths: torch.Tensor, frames: int) -> torch.Tensor:
+    """(B,) lengths -> (B, 1, frames) float mask, 1 on each item's own frames."""
+    return (torch.arange(frames, device=lengths.device) < lengths.unsqueeze(1)).unsqueeze(1).float()
+
+
 def utterance_mean_norm(spectrogram: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
     """Subtract each item's mean over its frames, per frequency bin (cepstral mean normalisation
     on the log spectrogram): a voice's or a room's average spectral envelope is gone. Frames past
@@ -116,8 +121,7 @@ def utterance_mean_norm(spectrogram: torch.Tensor, lengths: torch.Tensor | None 
     spectrogram (B, F, T); lengths (B,) -> (B, F, T)."""
     if lengths is None:
         return spectrogram - spectrogram.mean(dim=-1, keepdim=True)
-    valid = (torch.arange(spectrogram.shape[-1], device=spectrogram.device)
-             < lengths.to(spectrogram.device).unsqueeze(1)).to(spectrogram.dtype).unsqueeze(1)  # (B, 1, T)
+    valid = valid_frames(lengths.to(spectrogram.device), spectrogram.shape[-1]).to(spectrogram.dtype)  # (B, 1, T)
     mean = (spectrogram * valid).sum(dim=-1, keepdim=True) / valid.sum(dim=-1, keepdim=True).clamp(min=1)
     return (spectrogram - mean) * valid
 
@@ -152,29 +156,29 @@ class ContentEncoder(nn.Module):
             lengths = torch.div(lengths - 1, block.stride[1], rounding_mode="floor") + 1
         return torch.div(lengths - 1, self.head_stride, rounding_mode="floor") + 1
 
+    def normalise_input(self, spectrogram: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """The spectrogram the convs see: as it is, or with `input_norm: utterance_mean`, each
+        bin's mean over the utterance (its first `lengths` frames) removed."""
+        return utterance_mean_norm(spectrogram, lengths) if self.config.input_norm == "utterance_mean" else spectrogram
+
     def conv_maps(self, spectrogram: torch.Tensor, lengths: torch.Tensor | None = None) -> list[torch.Tensor]:
         """Every conv block's output, first to last: [(B, C_i, F_i, T_i)]. With `lengths`, frames
         past each item's end are zeroed, as the next conv's own padding would be, so a padded
         batch gives every item exactly what it gets alone."""
-        if self.config.input_norm == "utterance_mean":
-            spectrogram = utterance_mean_norm(spectrogram, lengths)
-        x = spectrogram.unsqueeze(1)
+        x = self.normalise_input(spectrogram, lengths).unsqueeze(1)
         maps = []
         for block in self.conv:
             x = block(x)
             if lengths is not None:
                 lengths = torch.div(lengths - 1, block.stride[1], rounding_mode="floor") + 1
-                valid = torch.arange(x.shape[-1], device=x.device) < lengths.to(x.device).unsqueeze(1)  # (B, T_i)
-                x = x * valid[:, None, None, :]
+                x = x * valid_frames(lengths.to(x.device), x.shape[-1]).unsqueeze(1)  # (B, 1, 1, T_i)
             maps.append(x)
         return maps
 
     def content_features(self, spectrogram: torch.Tensor) -> list[torch.Tensor]:
         """The content representation: the maps of `content_layers` (1-based conv indices)."""
         needed = max(self.config.content_layers)
-        if self.config.input_norm == "utterance_mean":
-            spectrogram = utterance_mean_norm(spectrogram)
-        x, maps = spectrogram.unsqueeze(1), []
+        x, maps = self.normalise_input(spectrogram).unsqueeze(1), []
         for block in self.conv[:needed]:  # stop early: generation pays for every layer it runs
             x = block(x)
             maps.append(x)
