@@ -27,6 +27,7 @@ def run() -> list[dict]:
     params = load_params()
     sample_rate, clips = params.audio.sample_rate, params.clips
     corpus_cfg = dataclasses.replace(params.data.embedded_music, clips_per_genre=CLIPS_PER_GENRE, clips_per_track=2,
+                                     heldout_tracks_per_genre=0,
                                      untagged_clips=0, missing_clips=0, corrupt_clips=0)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "mtat"

@@ -91,6 +91,7 @@ class EmbeddedSpeechConfig:
 class EmbeddedMusicConfig:
     clips_per_genre: int = knob(ge=1)
     clips_per_track: int = knob(ge=1)
+    heldout_tracks_per_genre: int = knob(ge=0)   # more tracks, each always in the test split
     clip_seconds: float = knob(ge=1, le=120)
     untagged_clips: int = knob(ge=0)
     missing_clips: int = knob(ge=0)

@@ -378,6 +378,23 @@ def test_download_mtat_end_to_end(server, tmp_path):
     assert len(server.requests) == requests
 
 
+def test_prepare_mtat_reads_a_heldout_list_and_rejects_a_bad_one(tmp_path):
+    root = tmp_path / "mtat"
+    root.mkdir()
+    (root / "annotations_final.csv").write_bytes(mtat_files()[0]["annotations_final.csv"])
+    assert not prepare_mtat(root)["heldout"].any()   # no list: nothing held out (the real corpus)
+    track = mtat.track_of(MP3S[2])
+    (root / mtat.HELDOUT_TRACKS).write_text(f"track\n{track}\n")
+    clips = prepare_mtat(root)
+    assert clips.loc[clips["heldout"], "track"].tolist() == [track]
+    (root / mtat.HELDOUT_TRACKS).write_text("track\nno-such-track\n")
+    with pytest.raises(UserError, match="1 track.*no clip in annotations_final.csv.*no-such-track"):
+        prepare_mtat(root)
+    (root / mtat.HELDOUT_TRACKS).write_text("name,split\nx,test\n")
+    with pytest.raises(UserError, match="one column, track"):
+        prepare_mtat(root)
+
+
 def test_download_mtat_wrong_joined_md5_extracts_nothing(server, tmp_path):
     files, md5s = mtat_files()
     server.files.update({f"/{name}": data for name, data in files.items()})

@@ -5,6 +5,7 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import soundfile as sf
 
@@ -15,15 +16,15 @@ from pipeline.data.embedded_music.corpus import INSTRUMENTALS
 from pipeline.data.embedded_music.tags import NO_VOICE_TAGS, VOICE_TAGS
 from pipeline.data.espeak import Espeak
 from pipeline.data.embedded_music import synth as ms
-from pipeline.data.mtat import CLIP_INFO, prepare_mtat, read_annotations, track_of
-from pipeline.data.subset import audio_is_readable, genre_of
+from pipeline.data.mtat import CLIP_INFO, HELDOUT_TRACKS, prepare_mtat, read_annotations, track_of
+from pipeline.data.subset import audio_is_readable, build_subset, genre_of
 from pipeline.errors import UserError
 
 PARAMS = load_params(Path(__file__).resolve().parents[1] / "params.yaml")
 TAXONOMY = PARAMS.subset
 GENRES = tuple(TAXONOMY.genres)
 TINY = dataclasses.replace(PARAMS.data.embedded_music, clips_per_genre=2, clips_per_track=2, untagged_clips=2,
-                           workers=2)
+                           heldout_tracks_per_genre=0, workers=2)
 NAME = re.compile(r"^[0-9a-f]/[a-z0-9_]+-[a-z0-9_]+-\d\d-[a-z0-9_]+-(\d+)-(\d+)\.mp3$")
 
 
@@ -104,8 +105,8 @@ def test_same_seed_same_bytes_whatever_the_worker_count(tmp_path):
     em.build_embedded_mtat(tmp_path / "b", dataclasses.replace(short, workers=2), TAXONOMY, 16000, seed=5)
     em.build_embedded_mtat(tmp_path / "c", dataclasses.replace(short, workers=2), TAXONOMY, 16000, seed=6)
     a, b, c = (_tree_bytes(tmp_path / x) for x in "abc")
-    # CSVs + clips - the missing one + the hip-hop track's instrumental and its list
-    assert len(a) == 2 + 10 + 1 - 1 + 2
+    # CSVs + clips - the missing one + the hip-hop track's instrumental and its list + the held-out list
+    assert len(a) == 2 + 10 + 1 - 1 + 2 + 1
     assert a == b
     assert a != c
 
@@ -256,3 +257,42 @@ def test_hiphop_instrumentals_sit_beside_the_mtat_layout(corpus):
         assert info.samplerate == 16000 and abs(info.duration - float(seconds)) < 1e-3
         assert any(track in p for p in plan["mp3_path"])   # the instrumental of a corpus track
     assert not any(INSTRUMENTALS in p for p in prepare_mtat(root)["path"])   # outside the MTAT layout
+
+
+def test_heldout_tracks_leave_every_other_track_as_it_was():
+    base = dataclasses.replace(TINY, clips_per_genre=8, clips_per_track=2, untagged_clips=2)
+    without = em.plan_corpus(base, TAXONOMY, seed=0)
+    plan = em.plan_corpus(dataclasses.replace(base, heldout_tracks_per_genre=3), TAXONOMY, seed=0)
+    rest, held = plan[~plan["heldout"]].reset_index(drop=True), plan[plan["heldout"]]
+    pd.testing.assert_frame_equal(rest, without)   # same names, ids, tags, fates: so the same split
+    tracks = held.drop_duplicates(["genre", "track"])
+    assert tracks.groupby("genre").size().to_dict() == {g: 3 for g in GENRES}
+    assert (held.groupby(["genre", "track"]).size() == 2).all() and (held["fate"] == "ok").all() and held["tagged"].all()
+    assert held["clip_id"].min() > without["clip_id"].max() and plan["clip_id"].is_unique and plan["mp3_path"].is_unique
+    assert not set(map(track_of, held["mp3_path"])) & set(map(track_of, without["mp3_path"]))
+    assert not set(held["track"]) & set(without["track"])   # new songs, not copies (the track number seeds them)
+
+
+@pytest.mark.parametrize("rate", [0.0, 0.5, 1.0])
+def test_heldout_tracks_have_their_genres_vocal_rate(rate):
+    cfg = dataclasses.replace(TINY, clips_per_genre=4, clips_per_track=1, untagged_clips=0, heldout_tracks_per_genre=6,
+                              vocals={g: rate for g in GENRES})
+    plan = em.plan_corpus(cfg, TAXONOMY, seed=0)
+    shares = plan[plan["heldout"]].groupby("genre")["vocal"].mean()
+    assert np.allclose(shares.to_numpy(), round(rate * 6) / 6)
+
+
+def test_heldout_tracks_are_listed_beside_the_layout_and_go_to_test(tmp_path):
+    cfg = dataclasses.replace(TINY, clips_per_genre=3, clips_per_track=1, untagged_clips=0, missing_clips=0,
+                              corrupt_clips=0, heldout_tracks_per_genre=1, clip_seconds=3.0)
+    root = tmp_path / "corpus"
+    em.build_embedded_mtat(root, cfg, TAXONOMY, 16000, seed=4)
+    listed = pd.read_csv(root / HELDOUT_TRACKS)["track"]
+    clips = prepare_mtat(root)
+    assert len(listed) == len(GENRES) and set(clips.loc[clips["heldout"], "track"]) == set(listed)
+    assert clips.groupby("track")["heldout"].nunique().max() == 1 and (~clips["heldout"]).sum() == 3 * len(GENRES)
+    subset, stats = build_subset(clips, dataclasses.replace(TAXONOMY, valid_fraction=0.0, test_fraction=0.34), seed=0)
+    split = subset.set_index("track")["split"]
+    assert (split[list(listed)] == "test").all() and stats["heldout_tracks"] == len(GENRES)
+    # each genre: its 3 other tracks split 2 train / 1 test, plus its held-out one in test
+    assert subset.groupby(["genre", "split"]).size().unstack().to_dict("list") == {"test": [2] * len(GENRES), "train": [2] * len(GENRES)}

@@ -30,6 +30,10 @@ def test_every_stage_writes_its_outputs(repo):
     assert set(data["music"]["clips_per_genre"]) >= {"hip-hop", "rock", "classical"}
     clips = pd.read_csv(repo / "data/clips.csv")
     assert clips.groupby("track")["split"].nunique().max() == 1  # no track in two splits
+    # the corpus's held-out tracks (one a genre in the tiny profile) are all in the test split
+    held = pd.read_csv(repo / "data/raw/mtat/heldout_tracks.csv")["track"]
+    assert data["music"]["heldout_tracks"] == len(held) == 10
+    assert set(clips.loc[clips["track"].isin(held), "split"]) == {"test"}
     style = json.loads((repo / "metrics/style.json").read_text())
     assert 0.0 <= style["hiphop_roc_auc"] <= 1.0 and style["q"] > 0
     # the labelled real folders are scored, never mixed into the corpus

@@ -133,3 +133,17 @@ def test_split_spreads_each_subgenre_over_the_splits():
         split = split_by_track(frame, valid_fraction=0.2, test_fraction=0.2, seed=seed)
         counts = pd.crosstab(frame["subgenre"], split)
         assert (counts["test"] == 2).all() and (counts["valid"] == 2).all() and (counts["train"] == 6).all()
+
+
+def test_heldout_tracks_go_to_test_and_the_others_split_as_without_them():
+    clips = fake_clips(tracks_per_genre=8)
+    cfg = dataclasses.replace(CFG, size=10_000)
+    without, _ = build_subset(clips, cfg, seed=3, is_readable=lambda p: True)
+    extra = fake_clips(tracks_per_genre=2).assign(clip_id=lambda f: f["clip_id"] + 10_000,
+                                                  path=lambda f: "/held" + f["path"], track=lambda f: "held-" + f["track"])
+    extra = extra[extra["track"] != "held-untagged"]
+    both = pd.concat([clips.assign(heldout=False), extra.assign(heldout=True)], ignore_index=True)
+    subset, stats = build_subset(both, cfg, seed=3, is_readable=lambda p: True)
+    held = subset["track"].str.startswith("held-")
+    assert (subset.loc[held, "split"] == "test").all() and stats["heldout_tracks"] == 2 * len(CFG.priority)
+    pd.testing.assert_frame_equal(subset[~held].reset_index(drop=True), without)

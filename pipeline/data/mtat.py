@@ -3,6 +3,10 @@
 `annotations_final.csv` is tab-separated with double-quoted fields: `clip_id`, 188 binary tag
 columns, `mp3_path` (`<0..f>/<artist>-<album>-<track>-<title>-<start>-<end>.mp3`). The MP3s sit in
 folders `0`..`f`, either directly under the root or under `<root>/mp3/`.
+
+A corpus may also list tracks held out for testing in `heldout_tracks.csv` beside the CSVs (one
+column, `track`, as `track_of` names them): `build_subset` puts them in the test split and splits
+the rest as usual. The embedded corpus writes it; the real one has none (a user may add one).
 """
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from pipeline.errors import UserError
 
 ANNOTATIONS = "annotations_final.csv"
 CLIP_INFO = "clip_info_final.csv"
+HELDOUT_TRACKS = "heldout_tracks.csv"
 _SEGMENT_SUFFIX = re.compile(r"-\d+-\d+\.mp3$")
 
 
@@ -38,11 +43,27 @@ def read_annotations(root: str | Path) -> pd.DataFrame:
     return frame
 
 
+def read_heldout_tracks(root: str | Path, tracks: set[str]) -> set[str]:
+    """The tracks `<root>/heldout_tracks.csv` lists (none without the file); each must be one of
+    `tracks`, the corpus's own."""
+    path = Path(root) / HELDOUT_TRACKS
+    if not path.is_file():
+        return set()
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    if list(frame.columns) != ["track"]:
+        raise UserError(f"{path} must have one column, track (got {', '.join(map(str, frame.columns))})")
+    unknown = sorted(set(frame["track"]) - tracks)
+    if unknown:
+        raise UserError(f"{path} lists {len(unknown)} track(s) with no clip in {ANNOTATIONS}, e.g. {unknown[0]!r}")
+    return set(frame["track"])
+
+
 def prepare_mtat(root: str | Path) -> pd.DataFrame:
-    """Index the clips: DataFrame(clip_id, mp3_path, path, track, tags), sorted by clip_id.
+    """Index the clips: DataFrame(clip_id, mp3_path, path, track, tags, heldout), sorted by clip_id.
 
     `tags` is the list of tag names set to 1; `path` is absolute (the file may be missing or broken,
-    as three are in the real corpus: `build_subset` checks the audio)."""
+    as three are in the real corpus: `build_subset` checks the audio); `heldout` marks the tracks
+    of `heldout_tracks.csv`."""
     root = Path(root)
     annotations = read_annotations(root)
     tag_columns = [c for c in annotations.columns if c not in ("clip_id", "mp3_path")]
@@ -55,6 +76,7 @@ def prepare_mtat(root: str | Path) -> pd.DataFrame:
         "track": [track_of(p) for p in annotations["mp3_path"]],
         "tags": [[t for t, on in zip(tag_columns, row) if on] for row in flags],
     })
+    frame["heldout"] = frame["track"].isin(read_heldout_tracks(root, set(frame["track"])))
     return frame.sort_values("clip_id", kind="stable").reset_index(drop=True)
 
 

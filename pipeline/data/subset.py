@@ -68,7 +68,7 @@ def extra_clips(folders: tuple[str, ...], genre: str) -> pd.DataFrame:
         for path in audio_files(folder):
             name = f"extra/{folder.name}/{path.relative_to(folder).with_suffix('').as_posix()}"
             rows.append({"clip_id": name, "path": str(path.resolve()), "track": name, "genre": genre, "subgenre": ""})
-    return pd.DataFrame(rows, columns=["clip_id", "path", "track", "genre", "subgenre"])
+    return pd.DataFrame(rows, columns=["clip_id", "path", "track", "genre", "subgenre"]).assign(heldout=False)
 
 
 def quotas(available: dict[str, int], total: int) -> dict[str, int]:
@@ -126,14 +126,17 @@ def split_by_track(frame: pd.DataFrame, valid_fraction: float, test_fraction: fl
 
 
 def build_subset(clips: pd.DataFrame, cfg: SubsetConfig, seed: int, is_readable=audio_is_readable) -> tuple[pd.DataFrame, dict]:
-    """`clips` as from `prepare_mtat` (clip_id, path, track, tags). Returns the subset
+    """`clips` as from `prepare_mtat` (clip_id, path, track, tags, and optionally heldout: those
+    tracks go to the test split whole, the others are split by `split_by_track`). Returns the subset
     DataFrame(clip_id, path, genre, track, split) and stats (broken clips skipped, dropped)."""
     anchor = cfg.anchor_genre
     labelled = clips.assign(genre=[genre_of(t, cfg.genres, cfg.priority) for t in clips["tags"]])
     untagged = int(labelled["genre"].isna().sum())
     labelled = labelled.dropna(subset=["genre"])
     labelled = labelled.assign(subgenre=[subgenre_of(t, cfg.genres[g]) for t, g in zip(labelled["tags"], labelled["genre"])])
-    labelled = labelled[["clip_id", "path", "track", "genre", "subgenre"]]
+    if "heldout" not in labelled:
+        labelled = labelled.assign(heldout=False)
+    labelled = labelled[["clip_id", "path", "track", "genre", "subgenre", "heldout"]]
     labelled = labelled.assign(clip_id=labelled["clip_id"].astype(str))
     labelled = pd.concat([labelled, extra_clips(cfg.extra_hiphop_dirs, anchor)], ignore_index=True)
 
@@ -166,11 +169,16 @@ def build_subset(clips: pd.DataFrame, cfg: SubsetConfig, seed: int, is_readable=
     if not (subset["genre"] == anchor).any():
         raise UserError(f"no readable {anchor} clip found: the style encoder needs its anchor genre")
 
-    subset["split"] = split_by_track(subset, cfg.valid_fraction, cfg.test_fraction, seed)
+    # the corpus's held-out tracks are test; the rest split as if they were not there
+    held = subset["heldout"].astype(bool)
+    held_ids = set(subset.loc[held, "clip_id"])
+    subset["split"] = "test"
+    subset.loc[~held, "split"] = split_by_track(subset[~held], cfg.valid_fraction, cfg.test_fraction, seed)
     order = {s: i for i, s in enumerate(SPLITS)}
     subset = subset.sort_values(["split", "genre", "track", "clip_id"], key=lambda c: c.map(order) if c.name == "split" else c)
     subset = subset[["clip_id", "path", "genre", "track", "split"]].reset_index(drop=True)
-    stats = {"broken_clips_skipped": len(broken), "broken_clip_ids": sorted(broken), "untagged_clips_dropped": untagged}
+    stats = {"broken_clips_skipped": len(broken), "broken_clip_ids": sorted(broken), "untagged_clips_dropped": untagged,
+             "heldout_tracks": int(subset.loc[subset["clip_id"].isin(held_ids), "track"].nunique())}
     return subset, stats
 
 

@@ -4,7 +4,8 @@ CSVs in MTAT's dialect, and the synthesis jobs a process pool runs (one track ea
 the voice over it, master, cut into clips, encode MP3). Each anchor-genre (hip-hop) track's
 instrumental (the same track, mastered alike, without its rap) is written beside the MTAT layout
 as `instrumentals/<track>.flac`, listed in `instrumentals.csv` (track, path, bpm, seconds): the
-beats generation lays speech over."""
+beats generation lays speech over. The held-out tracks (`heldout_tracks_per_genre`, test-only)
+are listed in `heldout_tracks.csv`."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -21,6 +22,7 @@ from pipeline.data.embedded_music.tags import (
 )
 from pipeline.errors import UserError
 from pipeline.data.espeak import Espeak
+from pipeline.data.mtat import HELDOUT_TRACKS, track_of
 from pipeline.fileio import atomic_path, write_csv
 from pipeline.parallel import fork_pool
 
@@ -63,25 +65,55 @@ def check_config(cfg: EmbeddedMusicConfig, taxonomy: SubsetConfig) -> None:
 
 
 def plan_corpus(cfg: EmbeddedMusicConfig, taxonomy: SubsetConfig, seed: int) -> pd.DataFrame:
-    """One row per clip: track, genre, style, names, clip_id, segment, mp3_path, tags, and its
-    `fate` (ok / missing / corrupt). Pure bookkeeping: nothing is synthesised here."""
+    """One row per clip: track, genre, style, names, clip_id, segment, mp3_path, tags, `heldout`
+    (a test-only track) and its `fate` (ok / missing / corrupt). Pure bookkeeping: nothing is
+    synthesised here."""
     rng = np.random.default_rng([seed, 7919])
     per_track = cfg.clips_per_track
+    n_tracks = -(-cfg.clips_per_genre // per_track)
     tracks = []
     for genre in taxonomy.genres:
-        n_tracks = -(-cfg.clips_per_genre // per_track)
         voiced = vocal_tracks(n_tracks, cfg.vocals.get(genre, 0.0), seed, genre)
         for k in range(n_tracks):
             clips = min(per_track, cfg.clips_per_genre - k * per_track)
-            tracks.append({"genre": genre, "track": k, "clips": clips, "tagged": True, "vocal": k in voiced})
+            tracks.append({"genre": genre, "track": k, "clips": clips, "tagged": True, "vocal": k in voiced,
+                           "heldout": False})
     non_anchor = [g for g in taxonomy.genres if g != taxonomy.anchor_genre]
     for k in range(cfg.untagged_clips):   # extra tracks nobody tagged with a genre
         tracks.append({"genre": non_anchor[k % len(non_anchor)], "track": 100_000 + k, "clips": 1, "tagged": False,
-                       "vocal": False})
+                       "vocal": False, "heldout": False})
+    used: set = set()
+    rows, folders_used = name_tracks(tracks, rng, seed, cfg, taxonomy, used, 0)
+    plan = pd.DataFrame(rows)
+    plan["clip_id"] = 1 + np.cumsum(rng.integers(1, 4, len(plan)))   # sparse ids from 2 up, as in MTAT
+    # one missing and one corrupt clip (never of the scarce anchor genre, hip-hop), as in MTAT
+    candidates = plan.index[(plan["genre"] != taxonomy.anchor_genre) & plan["tagged"]].to_numpy()
+    broken = rng.choice(candidates, cfg.missing_clips + cfg.corrupt_clips, replace=False)
+    plan.loc[broken[: cfg.missing_clips], "fate"] = "missing"
+    plan.loc[broken[cfg.missing_clips:], "fate"] = "corrupt"
+    if cfg.heldout_tracks_per_genre:
+        # planned last, from their own generator, so every other track, name, id and fate is the
+        # same with or without them (and so is the split of those tracks, hence the trained models)
+        held_rng = np.random.default_rng([seed, 7919, 1])
+        held = []
+        for genre in taxonomy.genres:
+            voiced = vocal_tracks(cfg.heldout_tracks_per_genre, cfg.vocals.get(genre, 0.0), seed, genre, stream=59)
+            held += [{"genre": genre, "track": n_tracks + k, "clips": per_track, "tagged": True, "vocal": k in voiced,
+                      "heldout": True} for k in range(cfg.heldout_tracks_per_genre)]
+        extra = pd.DataFrame(name_tracks(held, held_rng, seed, cfg, taxonomy, used, folders_used)[0])
+        extra["clip_id"] = plan["clip_id"].max() + np.cumsum(held_rng.integers(1, 4, len(extra)))
+        plan = pd.concat([plan, extra], ignore_index=True)
+    return plan.sort_values("clip_id").reset_index(drop=True)
 
-    # artists with albums of up to four tracks; each album sits in one folder, as in MTAT
+
+def name_tracks(tracks: list[dict], rng: np.random.Generator, seed: int, cfg: EmbeddedMusicConfig,
+                taxonomy: SubsetConfig, used: set, folders_used: int) -> tuple[list[dict], int]:
+    """Artists with albums of up to four tracks, each album in one folder (cycling 0..f from
+    `folders_used`), as in MTAT: one row per clip with its names, segment, mp3_path and tags.
+    `used` (artist, album) pairs are never drawn again (and gain the new ones). Returns the rows
+    and the albums used so far."""
     order = rng.permutation(len(tracks))
-    used, rows, album, album_left, folder_cycle = set(), [], None, 0, 0
+    rows, album, album_left = [], None, 0
     for i in order:
         track = tracks[i]
         name_rng = np.random.default_rng([seed, genre_number(track["genre"]), track["track"], 31])
@@ -92,8 +124,8 @@ def plan_corpus(cfg: EmbeddedMusicConfig, taxonomy: SubsetConfig, seed: int) -> 
                 if (artist, album_name) not in used:
                     break
             used.add((artist, album_name))
-            album = (artist, album_name, "0123456789abcdef"[folder_cycle % 16], iter(range(1, 99)))
-            folder_cycle += 1
+            album = (artist, album_name, "0123456789abcdef"[folders_used % 16], iter(range(1, 99)))
+            folders_used += 1
             album_left = int(rng.integers(1, 5))
         album_left -= 1
         artist, album_name, folder, numbers = album
@@ -111,19 +143,13 @@ def plan_corpus(cfg: EmbeddedMusicConfig, taxonomy: SubsetConfig, seed: int) -> 
             rows.append({**track, "style": song_style, "clip": c, "artist": artist, "album": album_name, "title": title,
                          "track_number": number, "segment_start": start, "segment_end": end,
                          "mp3_path": f"{folder}/{stem}-{start}-{end}.mp3", "tags": tags, "fate": "ok"})
-    plan = pd.DataFrame(rows)
-    plan["clip_id"] = 1 + np.cumsum(rng.integers(1, 4, len(plan)))   # sparse ids from 2 up, as in MTAT
-    # one missing and one corrupt clip (never of the scarce anchor genre, hip-hop), as in MTAT
-    candidates = plan.index[(plan["genre"] != taxonomy.anchor_genre) & plan["tagged"]].to_numpy()
-    broken = rng.choice(candidates, cfg.missing_clips + cfg.corrupt_clips, replace=False)
-    plan.loc[broken[: cfg.missing_clips], "fate"] = "missing"
-    plan.loc[broken[cfg.missing_clips:], "fate"] = "corrupt"
-    return plan.sort_values("clip_id").reset_index(drop=True)
+    return rows, folders_used
 
 
-def vocal_tracks(n_tracks: int, rate: float, seed: int, genre: str) -> set[int]:
-    """Which of a genre's tracks have a voice: exactly round(rate * n_tracks) of them, drawn."""
-    order = np.random.default_rng([seed, genre_number(genre), 53]).permutation(n_tracks)
+def vocal_tracks(n_tracks: int, rate: float, seed: int, genre: str, stream: int = 53) -> set[int]:
+    """Which of a genre's tracks (0..n_tracks-1) have a voice: exactly round(rate * n_tracks) of
+    them, drawn (`stream` keeps the held-out tracks' draw apart from the others')."""
+    order = np.random.default_rng([seed, genre_number(genre), stream]).permutation(n_tracks)
     return {int(k) for k in order[: int(round(rate * n_tracks))]}
 
 
@@ -217,7 +243,8 @@ def synthesis_jobs(plan: pd.DataFrame, cfg: EmbeddedMusicConfig, sample_rate: in
 def build_embedded_mtat(root: str | Path, cfg: EmbeddedMusicConfig, taxonomy: SubsetConfig, sample_rate: int,
                         seed: int) -> None:
     """Write the embedded corpus under `root` (absent or an empty folder): `mp3/<0..f>/*.mp3`,
-    `annotations_final.csv`, `clip_info_final.csv`. All of it appears, or none of it.
+    `annotations_final.csv`, `clip_info_final.csv`, and beside them `heldout_tracks.csv` and the
+    instrumentals. All of it appears, or none of it.
 
     `taxonomy` (params `subset`) names the genres, in the order the corpus lists them, and the
     tags that map a clip to its genre; each genre needs a recipe in `RECIPES`."""
@@ -241,3 +268,5 @@ def build_embedded_mtat(root: str | Path, cfg: EmbeddedMusicConfig, taxonomy: Su
         write_csv(tmp / f"{INSTRUMENTALS}.csv", pd.DataFrame(stems, columns=columns).sort_values("track"))
         write_mtat_csv(annotations_frame(plan), tmp / "annotations_final.csv")
         write_mtat_csv(clip_info_frame(plan), tmp / "clip_info_final.csv")
+        heldout = sorted({track_of(p) for p in plan.loc[plan["heldout"], "mp3_path"]})
+        write_csv(tmp / HELDOUT_TRACKS, pd.DataFrame({"track": heldout}, dtype=str))
