@@ -171,14 +171,14 @@ def build_subset(clips: pd.DataFrame, cfg: SubsetConfig, seed: int, is_readable=
 
     # the corpus's held-out tracks are test; the rest split as if they were not there
     held = subset["heldout"].astype(bool)
-    held_ids = set(subset.loc[held, "clip_id"])
+    heldout_tracks = int(subset.loc[held, "track"].nunique())
     subset["split"] = "test"
     subset.loc[~held, "split"] = split_by_track(subset[~held], cfg.valid_fraction, cfg.test_fraction, seed)
     order = {s: i for i, s in enumerate(SPLITS)}
     subset = subset.sort_values(["split", "genre", "track", "clip_id"], key=lambda c: c.map(order) if c.name == "split" else c)
     subset = subset[["clip_id", "path", "genre", "track", "split"]].reset_index(drop=True)
     stats = {"broken_clips_skipped": len(broken), "broken_clip_ids": sorted(broken), "untagged_clips_dropped": untagged,
-             "heldout_tracks": int(subset.loc[subset["clip_id"].isin(held_ids), "track"].nunique())}
+             "heldout_tracks": heldout_tracks}
     return subset, stats
 
 
